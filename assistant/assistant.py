@@ -1,0 +1,198 @@
+"""`Assistant`: the one object the CLI, web chat, widget, HTTP API and evals all use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .answering import compose_answer
+from .config import Settings
+from .indexing import COLLECTION, chroma_client, embedding_text, open_generation, read_clauses, read_manifest
+from .retrieval import CANDIDATES, Candidate, LexicalIndex, contextual_query, expand_query, fuse
+from .types import AUDIENCES, Answer, Citation, Clause
+
+MAX_HISTORY = 20
+MAX_K = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A served document: ids, title, dates (ISO strings or None) and clause count."""
+
+    school: str
+    document: str
+    title: str
+    clauses: int
+    adopted: str | None
+    last_reviewed: str | None
+    next_review: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolInfo:
+    """A served school (tenant): id, display name and documents."""
+
+    school: str
+    name: str
+    documents: tuple[DocumentInfo, ...]
+
+
+class _SchoolIndex:
+    """One tenant's clauses and its BM25 index."""
+
+    def __init__(self, clauses: list[Clause]) -> None:
+        self.clauses = clauses
+        self.position = {c.clause_id: i for i, c in enumerate(clauses)}
+        self.lexical = LexicalIndex(clauses, [expand_query(embedding_text(c)) for c in clauses])
+
+
+class Assistant:
+    """Answers policy questions for one school at a time, citing that school's clauses.
+
+    Build with `Assistant.load`. Thread-safe for concurrent `search`/`ask` calls.
+    """
+
+    def __init__(self, generation: Path, embeddings=None) -> None:
+        from langchain_chroma import Chroma
+
+        from .embedding import shared_embeddings
+
+        self.generation = generation
+        self.manifest = read_manifest(generation)
+        self.embeddings = embeddings or shared_embeddings()
+        self._store = Chroma(client=chroma_client(generation / "chroma"), collection_name=COLLECTION, embedding_function=self.embeddings)
+        by_school: dict[str, list[Clause]] = {}
+        for clause in read_clauses(generation):
+            by_school.setdefault(clause.school, []).append(clause)
+        self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, index_dir: str | Path | None = None) -> Assistant:
+        """Open the served index generation.
+
+        Args:
+            index_dir: the index folder; default ``ASSISTANT_INDEX_DIR`` or ``./index``.
+
+        Raises:
+            IndexNotFoundError: no index has been built there (run ``python ingest.py``).
+        """
+        return cls(open_generation(Path(index_dir) if index_dir else Settings().index_dir))
+
+    # --- tenants ------------------------------------------------------------------
+
+    def schools(self) -> list[SchoolInfo]:
+        """Every school served, sorted by id, with its documents."""
+        out = []
+        for school_id, meta in sorted(self.manifest["schools"].items()):
+            docs = tuple(
+                DocumentInfo(school_id, doc_id, d["title"], d["clauses"], d.get("adopted"), d.get("last_reviewed"), d.get("next_review"))
+                for doc_id, d in sorted(meta["documents"].items())
+            )
+            out.append(SchoolInfo(school_id, meta["name"], docs))
+        return out
+
+    def school_name(self, school: str) -> str:
+        """Display name of a school id. Raises ValueError for an unknown school."""
+        self._check_school(school)
+        return self.manifest["schools"][school]["name"]
+
+    def clauses(self, school: str, document: str | None = None) -> list[Clause]:
+        """A school's clauses in document order (optionally one document's)."""
+        self._check_school(school)
+        found = self._schools[school].clauses
+        return [c for c in found if document is None or c.document == document]
+
+    def document_text(self, school: str, document: str) -> str:
+        """The full source text of one document (for the policy viewer).
+
+        Raises:
+            ValueError: unknown school or document.
+        """
+        self._check_school(school)
+        meta = self.manifest["schools"][school]["documents"].get(document)
+        if meta is None:
+            raise ValueError(f"unknown document {document!r} for school {school!r}")
+        return Path(meta["path"]).read_text(encoding="utf-8-sig")
+
+    # --- questions ----------------------------------------------------------------
+
+    def _check_school(self, school: str) -> None:
+        if not isinstance(school, str) or school not in self._schools:
+            known = ", ".join(sorted(self._schools))
+            raise ValueError(f"unknown school {school!r} (known schools: {known})")
+
+    def _validate(self, question: str, school: str, audience: str | None, history: list[str] | None) -> list[str]:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty: ask something about the school's policies")
+        limit = Settings().max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"question is {len(question)} characters long; the limit is {limit}")
+        self._check_school(school)
+        if audience is not None and audience not in AUDIENCES:
+            raise ValueError(f"unknown audience {audience!r} (use one of: {', '.join(AUDIENCES)})")
+        history = list(history or [])
+        if not all(isinstance(h, str) for h in history):
+            raise ValueError("history must be a list of earlier questions (strings)")
+        return [h for h in history if h.strip()][-MAX_HISTORY:]
+
+    def _candidates(self, query: str, school: str, audience: str | None) -> list[Candidate]:
+        index = self._schools[school]
+        vector = self.embeddings.embed_query(query)
+        n = len(index.clauses)
+        # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
+        hits = self._store.similarity_search_by_vector_with_relevance_scores(vector, k=min(CANDIDATES, n), filter={"school": school})
+        dense = np.full(n, -1.0, dtype=np.float32)
+        for doc, distance in hits:
+            pos = index.position.get(doc.metadata["clause_id"])
+            if pos is not None:  # the filter guarantees the school; this guards a stale id
+                dense[pos] = 1.0 - distance
+        lexical = index.lexical.scores(expand_query(query))
+        return fuse(index.clauses, dense, lexical, audience)
+
+    def search(
+        self, question: str, school: str, audience: str | None = None, history: list[str] | None = None, k: int = 5
+    ) -> list[Citation]:
+        """The ``k`` clauses of ``school`` that best answer ``question``, best first.
+
+        Args:
+            question: 1–1,000 characters; school: a school id (see `schools`);
+            audience: the asker's role (staff, parent, pupil, visitor, governor), which
+                boosts clauses addressed to it; history: the chat's earlier questions,
+                oldest first; k: 1–50.
+
+        Raises:
+            ValueError: empty/over-long question, unknown school or audience, bad history or k.
+        """
+        history = self._validate(question, school, audience, history)
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
+        query = contextual_query(question, history)
+        return [Citation.from_clause(c.clause, c.score) for c in self._candidates(query, school, audience)[:k]]
+
+    def ask(
+        self,
+        question: str,
+        school: str,
+        audience: str | None = None,
+        history: list[str] | None = None,
+        today: dt.date | None = None,
+    ) -> Answer:
+        """Answer ``question`` from ``school``'s policies.
+
+        Returns:
+            an `Answer`: verdict yes / no / conditional / info with 1–3 citations of this
+            school's clauses, or not_covered with none.
+
+        Raises:
+            ValueError: as for `search`.
+        """
+        history = self._validate(question, school, audience, history)
+        query = contextual_query(question, history)
+        candidates = self._candidates(query, school, audience)
+        meta = self.manifest["schools"][school]
+        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)

@@ -1,0 +1,22 @@
+"""Exceptions with messages meant for the person who caused them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CorpusError(Exception):
+    """A corpus file or folder that cannot be ingested.
+
+    Attributes:
+        path: the offending file or folder; reason: what is wrong with it, in plain words.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexNotFoundError(Exception):
+    """No usable index at the configured location (run ``python ingest.py`` first)."""
