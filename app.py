@@ -1,0 +1,91 @@
+"""Run the Policy Assistant web product: ``python app.py [--host 127.0.0.1] [--port 7860]``.
+
+One server (FastAPI + uvicorn, Gradio mounted) serves the staff chat, the policy viewer,
+the parent widget and the HTTP API. Flags override ``ASSISTANT_*`` environment variables
+(see `assistant.web.settings`). Build the index first with ``python ingest.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def parse_args(argv: list[str] | None = None):
+    """Flags → `WebSettings` (unset flags keep the environment's or the default value)."""
+    from pydantic import ValidationError
+
+    from assistant.web.settings import WebSettings
+
+    defaults = WebSettings()
+    parser = argparse.ArgumentParser(prog="app.py", description="Serve the Policy Assistant staff chat, parent widget and HTTP API.")
+    parser.add_argument("--host", default=defaults.host, help="interface to listen on (default: %(default)s; env ASSISTANT_HOST)")
+    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (default: %(default)s; env ASSISTANT_PORT)")
+    parser.add_argument(
+        "--index-dir", type=Path, default=defaults.index_dir, help="index folder (default: %(default)s; env ASSISTANT_INDEX_DIR)"
+    )
+    parser.add_argument(
+        "--widget-origins",
+        default=",".join(defaults.widget_origins),
+        help="comma-separated sites allowed to embed the widget, or * (default: %(default)s; env ASSISTANT_WIDGET_ORIGINS)",
+    )
+    parser.add_argument(
+        "--reload-interval",
+        type=float,
+        default=defaults.reload_interval,
+        help="seconds between checks for a new ingest, 0 = never (default: %(default)s; env ASSISTANT_RELOAD_INTERVAL)",
+    )
+    parser.add_argument("--no-examples", action="store_true", help="do not serve /examples/school-site.html")
+    parser.add_argument("--log-level", default=defaults.log_level, help="uvicorn log level (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        return WebSettings(
+            host=args.host,
+            port=args.port,
+            index_dir=args.index_dir,
+            widget_origins=args.widget_origins,
+            reload_interval=args.reload_interval,
+            serve_examples=defaults.serve_examples and not args.no_examples,
+            log_level=args.log_level,
+        )
+    except ValidationError as exc:
+        problems = [
+            f"--{'-'.join(str(part) for part in e['loc'][:1]).replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        parser.error("; ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load the index, print the URLs, serve until interrupted. Returns the exit code."""
+    settings = parse_args(argv)
+
+    import uvicorn
+
+    from assistant import IndexNotFoundError
+    from assistant.web import create_app
+
+    try:
+        app = create_app(settings)
+    except IndexNotFoundError as exc:
+        print(f"app.py: {exc}", file=sys.stderr)
+        return 1
+    holder = app.state.holder
+    base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+    some_school = sorted(holder.school_ids())[0]
+    urls = [("Staff chat", f"{base}/"), ("Parent widget", f"{base}/widget?school={some_school}")]
+    if settings.serve_examples:
+        urls.append(("Example school", f"{base}/examples/school-site.html"))
+    urls += [("API docs", f"{base}/docs"), ("Health", f"{base}/healthz")]
+    lines = [f"  {label:<16}  {url}" for label, url in urls]
+    print("\nPolicy Assistant is starting:", *lines, f"  {'Index generation':<16}  {holder.generation.name}", "", sep="\n", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""The JSON HTTP API: ``/api/ask``, ``/api/search``, ``/api/schools`` and ``/healthz``.
+
+Request bodies are validated by pydantic (strict types, no unknown fields), so bad input
+is a 422 whose ``detail`` names the field; an unknown school is a 404. Endpoints are plain
+``def`` functions: FastAPI runs them in its thread pool, and `Assistant` is thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assistant import AUDIENCES, VERDICTS, Assistant, Citation
+from assistant.config import Settings
+
+from .holder import AssistantHolder
+from .render import citation_url
+
+log = logging.getLogger(__name__)
+
+#: Longest question accepted (the core assistant's limit, ``ASSISTANT_MAX_QUESTION_CHARS``).
+MAX_QUESTION_CHARS = Settings().max_question_chars
+#: Most earlier questions a request may carry (the assistant reads the last 20).
+MAX_HISTORY_ITEMS = 50
+
+Audience = Literal[AUDIENCES]  # type: ignore[valid-type]
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class AskRequest(_Strict):
+    """A question to answer from one school's policies."""
+
+    question: Question = Field(description="The question, 1–1,000 characters.", examples=["Can I post sports day videos?"])
+    school: str = Field(min_length=1, max_length=200, description="School id (see GET /api/schools).", examples=["st-michaels"])
+    audience: Audience | None = Field(default=None, description="The asker's role; boosts clauses addressed to it.", examples=["parent"])
+    history: list[Question] = Field(
+        default_factory=list, max_length=MAX_HISTORY_ITEMS, description="The chat's earlier questions, oldest first (for follow-ups)."
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, question: str) -> str:
+        if not question.strip():
+            raise ValueError("question is empty: ask something about the school's policies")
+        return question
+
+
+class SearchRequest(AskRequest):
+    """A question whose best-matching clauses are wanted (no verdict)."""
+
+    k: int = Field(default=5, ge=1, le=50, description="How many clauses to return, 1–50.")
+
+
+class CitationOut(BaseModel):
+    """A cited clause: where it is, what it says, and a link to it in the policy viewer."""
+
+    school: str
+    document: str
+    document_title: str
+    section: str
+    clause_id: str
+    text: str = Field(description="The clause as written, with its lead-in.")
+    score: float = Field(description="Retrieval score; higher is better; comparable only within one response.")
+    url: str = Field(description="/policies/<school>/<document>#<clause_id>")
+    page: int | None = None
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        """The API form of a `Citation`."""
+        return cls(
+            school=citation.school,
+            document=citation.document,
+            document_title=citation.document_title,
+            section=citation.section,
+            clause_id=citation.clause_id,
+            text=citation.text,
+            score=citation.score,
+            url=citation_url(citation.school, citation.document, citation.clause_id),
+            page=citation.page,
+        )
+
+
+class AskResponse(BaseModel):
+    """The answer: verdict, a short text resting only on the citations, and the citations (best first)."""
+
+    verdict: Verdict = Field(description="yes, no, conditional (only if…), info, or not_covered (then no citations).")
+    text: str
+    citations: list[CitationOut]
+    notes: list[str] = Field(default_factory=list, description="Remarks such as a policy past its review date.")
+
+
+class SearchResponse(BaseModel):
+    """The clauses that best match a question, best first."""
+
+    citations: list[CitationOut]
+
+
+class DocumentOut(BaseModel):
+    """A policy document served for a school."""
+
+    document: str
+    title: str
+    clauses: int
+    adopted: str | None
+    last_reviewed: str | None
+    next_review: str | None
+    url: str = Field(description="The policy viewer page.")
+
+
+class SchoolOut(BaseModel):
+    """A school (tenant) and its documents."""
+
+    school: str
+    name: str
+    documents: list[DocumentOut]
+
+
+class SchoolsResponse(BaseModel):
+    """Every school served, sorted by id."""
+
+    schools: list[SchoolOut]
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what is wrong."""
+
+    detail: str
+
+
+class Health(BaseModel):
+    """Liveness and readiness: the index is loaded and answering."""
+
+    status: Literal["ok"]
+    generation: str
+    schools: int
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 for invalid input: ``detail`` lists each problem with its field; ``message`` sums them up.
+
+    The rejected input is not echoed back.
+    """
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ())]
+        field = ".".join(loc[1:] if loc[:1] in (["body"], ["query"], ["path"]) else loc) or "body"
+        if error.get("type") == "json_invalid":
+            field = "body"
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        problems.append({"field": field, "loc": loc, "msg": message, "type": error.get("type", "value_error")})
+    summary = "; ".join(f"{p['field']}: {p['msg']}" for p in problems)
+    return JSONResponse(status_code=422, content={"detail": problems, "message": summary})
+
+
+def _assistant_for(holder: AssistantHolder, school: str) -> Assistant:
+    assistant = holder.get()
+    if school not in holder.school_ids(assistant):
+        raise HTTPException(status_code=404, detail=f"unknown school {school!r}")
+    return assistant
+
+
+def _reject(exc: ValueError) -> HTTPException:
+    """The assistant refused the input (its own checks, after ours): a 422 with its message."""
+    return HTTPException(status_code=422, detail=str(exc))
+
+
+def api_router(holder: AssistantHolder) -> APIRouter:
+    """The API routes over the served assistant."""
+    router = APIRouter()
+    problems = {404: {"model": Problem, "description": "Unknown school"}, 422: {"description": "Invalid input; the field is named"}}
+
+    @router.post("/api/ask", response_model=AskResponse, responses=problems, tags=["questions"], summary="Answer a question with citations")
+    def ask(request: AskRequest) -> AskResponse:
+        """Answer ``question`` from ``school``'s policies: a verdict, a short answer and the clauses it rests on."""
+        assistant = _assistant_for(holder, request.school)
+        try:
+            answer = assistant.ask(request.question, request.school, request.audience, request.history)
+        except ValueError as exc:
+            raise _reject(exc) from None
+        return AskResponse(
+            verdict=answer.verdict, text=answer.text, citations=[CitationOut.of(c) for c in answer.citations], notes=list(answer.notes)
+        )
+
+    @router.post("/api/search", response_model=SearchResponse, responses=problems, tags=["questions"], summary="Best-matching clauses")
+    def search(request: SearchRequest) -> SearchResponse:
+        """The ``k`` clauses of ``school`` that best match ``question`` (read with ``history``), best first."""
+        assistant = _assistant_for(holder, request.school)
+        try:
+            citations = assistant.search(request.question, request.school, request.audience, request.history, request.k)
+        except ValueError as exc:
+            raise _reject(exc) from None
+        return SearchResponse(citations=[CitationOut.of(c) for c in citations])
+
+    @router.get("/api/schools", response_model=SchoolsResponse, tags=["schools"], summary="Schools and their policy documents")
+    def schools() -> SchoolsResponse:
+        """Every school served (id and name) with its documents."""
+        out = []
+        for info in holder.get().schools():
+            documents = [
+                DocumentOut(
+                    document=d.document,
+                    title=d.title,
+                    clauses=d.clauses,
+                    adopted=d.adopted,
+                    last_reviewed=d.last_reviewed,
+                    next_review=d.next_review,
+                    url=citation_url(info.school, d.document, "").removesuffix("#"),
+                )
+                for d in info.documents
+            ]
+            out.append(SchoolOut(school=info.school, name=info.name, documents=documents))
+        return SchoolsResponse(schools=out)
+
+    @router.get("/healthz", response_model=Health, responses={503: {"model": Problem}}, tags=["operations"], summary="Health check")
+    def healthz() -> Health | JSONResponse:
+        """200 when the index is loaded and a search over it succeeds; 503 otherwise."""
+        try:
+            assistant = holder.get()
+            ids = sorted(holder.school_ids(assistant))
+            assistant.search("mobile phones", ids[0], k=1)
+        except Exception as exc:
+            log.error("health check failed: %s", exc)
+            return JSONResponse(status_code=503, content={"detail": "the policy index is not answering"})
+        return Health(status="ok", generation=assistant.generation.name, schools=len(ids))
+
+    return router

@@ -1,0 +1,116 @@
+"""`AssistantHolder`: the one served `Assistant`, swapped for a new one after an ingest.
+
+Ingest writes a new index generation beside the served one and atomically rewrites
+``index/CURRENT``. The holder notices that (checking at most once per
+``reload_interval`` seconds, on the request path, which costs one small file read),
+loads the new generation fully in a background thread while the old `Assistant` keeps
+answering, and only then swaps it in. A generation that fails to load is logged and
+retried no sooner than ``RETRY_AFTER`` seconds later; the old one keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant import Assistant
+from assistant.indexing import current_generation
+
+log = logging.getLogger(__name__)
+
+#: Seconds before a generation that failed to load is tried again.
+RETRY_AFTER = 30.0
+
+
+class AssistantHolder:
+    """Holds the served `Assistant` and hot-swaps it when the index generation changes.
+
+    Args:
+        index_dir: the index folder (the one holding ``CURRENT``).
+        assistant: an already loaded `Assistant` over ``index_dir`` (default: load it now).
+        reload_interval: seconds between generation checks; 0 turns reloading off.
+        loader: builds an `Assistant` from a generation folder (default `Assistant`);
+            tests may pass a failing loader.
+
+    Raises:
+        IndexNotFoundError: (from the default load) no index at ``index_dir``.
+    """
+
+    def __init__(
+        self,
+        index_dir: str | Path,
+        assistant: Assistant | None = None,
+        reload_interval: float = 1.0,
+        loader: Callable[[Path], Assistant] | None = None,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.reload_interval = reload_interval
+        self._loader = loader or (lambda generation: Assistant(generation))
+        self._assistant = assistant or Assistant.load(self.index_dir)
+        self._lock = threading.Lock()
+        self._next_check = time.monotonic() + reload_interval
+        self._loading: threading.Thread | None = None
+        self._failed: dict[str, float] = {}  # generation name -> monotonic time it may be retried
+        self._school_cache: tuple[Assistant, frozenset[str]] | None = None
+
+    @property
+    def generation(self) -> Path:
+        """The generation folder currently served."""
+        return self._assistant.generation
+
+    def get(self) -> Assistant:
+        """The `Assistant` to answer this request with (never blocks on a reload)."""
+        if self.reload_interval > 0 and time.monotonic() >= self._next_check:
+            self._maybe_reload()
+        return self._assistant
+
+    def school_ids(self, assistant: Assistant | None = None) -> frozenset[str]:
+        """Ids of the schools ``assistant`` (default: the served one) answers for."""
+        assistant = assistant or self.get()
+        cached = self._school_cache
+        if cached is None or cached[0] is not assistant:
+            cached = (assistant, frozenset(s.school for s in assistant.schools()))
+            self._school_cache = cached
+        return cached[1]
+
+    def _maybe_reload(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_check:
+                return
+            self._next_check = now + self.reload_interval
+            if self._loading is not None and self._loading.is_alive():
+                return
+            try:
+                latest = current_generation(self.index_dir)
+            except OSError as exc:  # a pointer being replaced, a vanished folder: check again later
+                log.warning("cannot read the index pointer in %s: %s", self.index_dir, exc)
+                return
+            if latest is None or latest.resolve() == self._assistant.generation.resolve():
+                return
+            if now < self._failed.get(latest.name, 0.0):
+                return
+            self._loading = threading.Thread(target=self._load, args=(latest,), name="assistant-reload", daemon=True)
+            self._loading.start()
+
+    def _load(self, generation: Path) -> None:
+        started = time.perf_counter()
+        try:
+            fresh = self._loader(generation)
+        except Exception as exc:  # keep serving the old generation whatever went wrong
+            log.error("index generation %s failed to load; still serving %s: %s", generation.name, self._assistant.generation.name, exc)
+            self._failed[generation.name] = time.monotonic() + RETRY_AFTER
+            return
+        self._assistant = fresh  # a single reference assignment: requests see old or new, never half
+        log.info("now serving index generation %s (loaded in %.1fs)", generation.name, time.perf_counter() - started)
+
+    def wait_for_reload(self, timeout: float = 30.0) -> bool:
+        """Block until a reload in progress finishes; True if none is left running (for tests and scripts)."""
+        thread = self._loading
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
