@@ -1,8 +1,8 @@
 """Policy Assistant: cited answers to staff and parent questions from a school's own policies.
 
-    from assistant import Assistant
-    bot = Assistant.load()
-    bot.ask("Can I post sports day videos?", school="glais", audience="parent")
+from assistant import Assistant
+bot = Assistant.load()
+bot.ask("Can I post sports day videos?", school="glais", audience="parent")
 """
 
 from . import config as _config  # noqa: F401  (sets offline/telemetry environment first)

@@ -24,7 +24,8 @@ _YES_NO_START = re.compile(
 )
 _YES_NO_ANYWHERE = re.compile(
     r"\b(can|could|may|am|should|must|do|does)\s+(i|we|staff|parents|pupils|visitors|governors|my|our|the school|they)\b|"
-    r"\b(is it|it's|am i|are we|is that)\s+(ok|okay|alright|fine|allowed|acceptable|a problem)\b|\b(allowed|permitted) to\b",
+    r"\b(is it|it's|am i|are we|is that)\s+(ok|okay|alright|fine|allowed|acceptable|a problem)\b|\b(allowed|permitted) to\b|"
+    r"\b(will|would|can|could) (you|the school|they|someone|anyone)\b",
     re.IGNORECASE,
 )
 _CHOICE = re.compile(r"\bor\s+(do|does|should|can|will|is|are|am|must)\s+(i|we|you|they|it)\b", re.IGNORECASE)
@@ -68,7 +69,7 @@ _PROHIBITION = re.compile(
     r"\b(must not|mustn't|must never|should not|shouldn't|should never|may not|cannot|can't|can not|"
     r"not (be )?(permitted|allowed)|are not expected to|not (considered )?acceptable|prohibit(s|ed)?|forbidden|"
     r"never|do not|don't|no user shall|under no circumstances|will not|won't|not to|is illegal|are asked not|"
-    r"not be used|neither|nor|accepts no|no responsibility|not responsible|not (be )?tolerated|"
+    r"not be used|neither|nor|accepts no|no responsibility|not responsible|not (be )?tolerated|(is|are|be) not|"
     r"no .{0,40} (is|are) (allowed|permitted))\b|(^|[:;]\s*)(not|never)\b",
     re.IGNORECASE,
 )
@@ -78,7 +79,7 @@ _CONDITION = re.compile(
     r"except\b.*|provided (that )?\b.*|as long as\b.*|in exceptional circumstances\b.*|"
     r"with (the |their |a )?(prior |written |express |specific |parental )?(permission|consent|agreement|approval|authority)\b.*|"
     r"following (parental )?(consent|agreement)\b.*|by arrangement\b.*|if deemed necessary\b.*|as mutually agreed\b.*|"
-    r"in urgent cases\b.*|(must|should) be (approved|authori[sz]ed|agreed)\b.*|permission must be sought\b.*|"
+    r"in urgent cases\b.*|(must|should) be (approved|authori[sz]ed|agreed)\b.*|permission must be sought\b.*|but (may|can)\b.*|"
     r"permission (is|has been) (granted|given)\b.*)",
     re.IGNORECASE,
 )
@@ -154,7 +155,8 @@ def key_sentence(citation_text: str, query: str) -> str:
         words = _stems(s)
         return len(words & q) / (1 + 0.02 * len(words))
 
-    best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), -i))
+    # On a tie, the prohibition: wrongly saying "no" costs a reader less than wrongly "yes".
+    best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), modality(sentences[i]).prohibition, -i))
     if not modality(sentences[best]).deontic:
         ruled = [i for i, s in enumerate(sentences) if modality(s).deontic]
         if ruled:
@@ -180,10 +182,85 @@ def _stems(text: str) -> set[str]:
 
 
 _STOP = frozenset(
-    "the and for are you your our can may not with this that from have has will any all was were been their they them "
-    "its into who what when where how why which would should could about also only other than then there these those "
-    "such being does did doing just very some more most own same off out over under again once here both each few "
-    "nor too can't won't don't school use used using staff parents pupils children child".split()
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "you",
+        "your",
+        "our",
+        "can",
+        "may",
+        "not",
+        "with",
+        "this",
+        "that",
+        "from",
+        "have",
+        "has",
+        "will",
+        "any",
+        "all",
+        "was",
+        "were",
+        "been",
+        "their",
+        "they",
+        "them",
+        "its",
+        "into",
+        "who",
+        "what",
+        "when",
+        "where",
+        "how",
+        "why",
+        "which",
+        "would",
+        "should",
+        "could",
+        "about",
+        "also",
+        "only",
+        "other",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "such",
+        "being",
+        "does",
+        "did",
+        "doing",
+        "just",
+        "very",
+        "some",
+        "more",
+        "most",
+        "own",
+        "same",
+        "off",
+        "out",
+        "over",
+        "under",
+        "again",
+        "once",
+        "here",
+        "both",
+        "each",
+        "few",
+        "nor",
+        "too",
+        "can't",
+        "won't",
+        "don't",
+        "school",
+        "use",
+        "used",
+        "using",
+    ]
 )
 
 

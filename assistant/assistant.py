@@ -154,7 +154,9 @@ class Assistant:
         index = self._schools[school]
         vector = self.embeddings.embed_query(text)
         # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
-        hits = self._store.similarity_search_by_vector_with_relevance_scores(vector, k=min(DENSE_VECTORS, index.vectors), filter={"school": school})
+        hits = self._store.similarity_search_by_vector_with_relevance_scores(
+            vector, k=min(DENSE_VECTORS, index.vectors), filter={"school": school}
+        )
         dense = np.full(len(index.clauses), -np.inf, dtype=np.float32)
         for doc, distance in hits:
             pos = index.position.get(doc.metadata["clause_id"])

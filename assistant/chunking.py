@@ -210,9 +210,13 @@ class _SectionStack:
                 stack.pop()
             stack.pop()
         elif h.style == "md":
-            while stack and stack[-1].family not in _ROOT_FAMILIES and (
-                (stack[-1].style == "md" and stack[-1].level >= h.level)
-                or (stack[-1].style != "md" and not (stack[-1].family and not stack[-1].has_content))
+            while (
+                stack
+                and stack[-1].family not in _ROOT_FAMILIES
+                and (
+                    (stack[-1].style == "md" and stack[-1].level >= h.level)
+                    or (stack[-1].style != "md" and not (stack[-1].family and not stack[-1].has_content))
+                )
             ):
                 stack.pop()
         else:

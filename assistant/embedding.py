@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -59,7 +60,8 @@ class EnsembleEmbeddings(Embeddings):
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             parts = [
-                scale * encoder.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                scale
+                * encoder.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
                 for encoder, scale in zip(self._encoders, self._scales, strict=True)
             ]
         joined = np.concatenate(parts, axis=1)
@@ -100,8 +102,8 @@ class EmbeddingCache:
     a format test or a fresh index folder reuses every vector already computed.
     """
 
-    _instances: dict[str, EmbeddingCache] = {}
-    _guard = threading.Lock()
+    _instances: ClassVar[dict[str, EmbeddingCache]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path, dimension: int) -> None:
         import sqlite3

@@ -472,10 +472,17 @@ def _write_generation(generation, clauses, manifest_schools, embeddings, old_vec
     for c in clauses:
         for n, text in enumerate(embedding_units(c)):
             key = hashlib.sha1(f"{embeddings.model_id}\x1f{text}".encode()).hexdigest()
-            docs.append(Document(page_content=text, metadata={"school": c.school, "document": c.document, "clause_id": c.clause_id, "unit": n, "embed_key": key}))
+            docs.append(
+                Document(
+                    page_content=text,
+                    metadata={"school": c.school, "document": c.document, "clause_id": c.clause_id, "unit": n, "embed_key": key},
+                )
+            )
             ids.append(f"{c.school}:{c.clause_id}:{n}")
     total = len(docs)
-    vectors: dict[int, list[float]] = {i: old_vectors[d.metadata["embed_key"]] for i, d in enumerate(docs) if d.metadata["embed_key"] in old_vectors}
+    vectors: dict[int, list[float]] = {
+        i: old_vectors[d.metadata["embed_key"]] for i, d in enumerate(docs) if d.metadata["embed_key"] in old_vectors
+    }
     todo = [i for i in range(total) if i not in vectors]
     done = len(vectors)
     if progress:

@@ -46,7 +46,9 @@ def load_bank(path: Path) -> list[BankItem]:
         try:
             d = json.loads(line)
             items.append(
-                BankItem(d["id"], d["school"], d["audience"], d["question"], tuple(d["verdict"]), tuple(d["gold"]), tuple(d.get("history", [])))
+                BankItem(
+                    d["id"], d["school"], d["audience"], d["question"], tuple(d["verdict"]), tuple(d["gold"]), tuple(d.get("history", []))
+                )
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a bank entry ({exc})") from exc
@@ -171,7 +173,9 @@ def score(outcomes: list[Outcome]) -> Scores:
                     "verdict": o.verdict,
                     "gold": list(o.item.gold),
                     "top": o.ranked[0] if o.ranked else None,
-                    "gold_rank": next((i + 1 for i, t in enumerate(o.ranked) if cites_gold(t, o.item.gold)), None) if o.item.answerable else None,
+                    "gold_rank": next((i + 1 for i, t in enumerate(o.ranked) if cites_gold(t, o.item.gold)), None)
+                    if o.item.answerable
+                    else None,
                 }
             )
     return Scores(metrics, per_school, misses)

@@ -1,0 +1,348 @@
+"""Ingest with the real models and real Chroma: first build, re-runs, edits, removals, new schools, bad files.
+
+Each test works on a copy of the bundled corpus and its own index folder. Vectors come
+from the persistent embedding cache, so building the same clause texts again is cheap;
+only edited wording is embedded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.indexing import (
+    COLLECTION,
+    IngestFailed,
+    build_index,
+    chroma_client,
+    chunk_school,
+    current_generation,
+    embedding_units,
+    read_clauses,
+    read_manifest,
+)
+from assistant.loading import load_school
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SCHOOLS = ["beaudesert-park", "glais", "shirley-warren", "st-margarets", "st-michaels"]
+PHOTOS = "Can I post photos of other children on Facebook?"
+
+SHIRLEY = "shirley-warren/ict-use-policy.txt"
+OLD_BULLET = "You must lock computer screens when leaving them unattended."
+NEW_BULLET = "You must lock your computer screen every time you step away from your desk, even for a minute."
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory) -> tuple[Path, Path, object]:
+    """A copy of the corpus ingested into an empty index folder: (corpus, index, report)."""
+    root = tmp_path_factory.mktemp("fresh")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = root / "index"
+    report = build_index(corpus, index)
+    return corpus, index, report
+
+
+@pytest.fixture()
+def copy(fresh, tmp_path) -> tuple[Path, Path]:
+    """A writable copy of the fresh corpus and its index: (corpus, index)."""
+    corpus, index, _ = fresh
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(index, tmp_path / "index")
+    return tmp_path / "corpus", tmp_path / "index"
+
+
+def statuses(report) -> dict[str, str]:
+    return {f"{c.school}/{c.document}": c.status for c in report.documents}
+
+
+def pointer(index: Path) -> str:
+    return (index / "CURRENT").read_text(encoding="utf-8").strip()
+
+
+def generations(index: Path) -> list[str]:
+    return sorted(p.name for p in index.glob("gen-*"))
+
+
+def clause_ids(bot: Assistant) -> dict[str, list[str]]:
+    return {s.school: [c.clause_id for c in bot.clauses(s.school)] for s in bot.schools()}
+
+
+def chroma_entries(index: Path, school: str) -> tuple[list[str], list[dict]]:
+    """(embedded texts, metadatas) the served Chroma collection holds for one school."""
+    collection = chroma_client(current_generation(index) / "chroma").get_collection(COLLECTION)
+    got = collection.get(where={"school": school}, include=["documents", "metadatas"])
+    return got["documents"], got["metadatas"]
+
+
+def assert_chroma_matches_clauses(index: Path) -> None:
+    """Chroma holds exactly one vector per embedding unit of every served clause: nothing stale."""
+    gen = current_generation(index)
+    clauses = read_clauses(gen)
+    expected = {f"{c.school}:{c.clause_id}:{n}" for c in clauses for n in range(len(embedding_units(c)))}
+    collection = chroma_client(gen / "chroma").get_collection(COLLECTION)
+    stored = set(collection.get(include=[])["ids"])
+    assert stored == expected
+
+
+# --- first build and re-runs -------------------------------------------------------------------
+
+
+def test_first_ingest_serves_every_school_with_its_clause_counts(fresh):
+    corpus, index, report = fresh
+    expected = {}
+    for school in SCHOOLS:
+        loaded = load_school(corpus / school)
+        expected[school] = (len(loaded.documents), len(chunk_school(loaded)))
+    assert report.changed and not report.problems
+    assert report.schools == expected
+    assert set(statuses(report).values()) == {"added"}
+    assert report.generation == pointer(index) and generations(index) == [report.generation]
+    assert report.reused == 0 and report.embedded == sum(len(embedding_units(c)) for c in read_clauses(index / report.generation))
+
+    bot = Assistant.load(index)
+    assert [s.school for s in bot.schools()] == SCHOOLS
+    names = {s.school: s.name for s in bot.schools()}
+    assert names["glais"] == "Glais Primary School" and names["st-michaels"] == "St Michael's School"
+    for info in bot.schools():
+        assert sum(d.clauses for d in info.documents) == expected[info.school][1] == len(bot.clauses(info.school))
+    assert_chroma_matches_clauses(index)
+
+
+def test_re_running_an_unchanged_corpus_writes_nothing(fresh):
+    corpus, index, first = fresh
+    before = (pointer(index), generations(index))
+    policy = corpus / SHIRLEY
+    policy.write_bytes(policy.read_bytes())  # a new modification time, the same bytes
+
+    report = build_index(corpus, index)
+
+    assert report.changed is False
+    assert report.generation == first.generation
+    assert (pointer(index), generations(index)) == before
+    assert set(statuses(report).values()) == {"unchanged"}
+    assert report.embedded == 0
+    assert report.schools == first.schools
+
+
+# --- editing, removing, adding -------------------------------------------------------------------
+
+
+def test_editing_one_bullet_updates_only_that_document_and_leaves_no_stale_clause(copy):
+    corpus, index = copy
+    before = clause_ids(Assistant.load(index))
+    old_id = next(c.clause_id for c in Assistant.load(index).clauses("shirley-warren") if c.text == OLD_BULLET)
+    path = corpus / SHIRLEY
+    text = path.read_text(encoding="utf-8")
+    assert text.count(OLD_BULLET) == 1
+    path.write_text(text.replace(OLD_BULLET, NEW_BULLET), encoding="utf-8")
+
+    report = build_index(corpus, index)
+
+    assert report.changed and not report.problems
+    assert statuses(report) == {
+        "beaudesert-park/acceptable-use-policy-ict-social-media": "unchanged",
+        "glais/social-media-mobile-phones-photography-policy": "unchanged",
+        "shirley-warren/ict-use-policy": "updated",
+        "st-margarets/social-networking-policy": "unchanged",
+        "st-michaels/ict-code-of-conduct": "unchanged",
+    }
+    assert report.embedded >= 1 and report.reused > report.embedded  # only the new wording is embedded
+
+    bot = Assistant.load(index)
+    clauses = bot.clauses("shirley-warren")
+    assert [c.text for c in clauses].count(NEW_BULLET) == 1
+    assert not any("when leaving them unattended" in c.text for c in clauses)
+    after = clause_ids(bot)
+    for school in SCHOOLS:
+        if school != "shirley-warren":
+            assert after[school] == before[school], f"{school}'s clause ids changed"
+    new_id = next(c.clause_id for c in clauses if c.text == NEW_BULLET)
+    assert set(before["shirley-warren"]) - set(after["shirley-warren"]) == {old_id}
+    assert set(after["shirley-warren"]) - set(before["shirley-warren"]) == {new_id}
+    assert len(after["shirley-warren"]) == len(before["shirley-warren"])
+
+    hits = bot.search("Do I have to lock my screen when I step away from my desk?", school="shirley-warren", audience="staff", k=3)
+    assert NEW_BULLET in [h.text for h in hits]
+    every = bot.search("lock computer screens when leaving them unattended", school="shirley-warren", k=50)
+    assert not any("when leaving them unattended" in h.text for h in every)
+    texts, metas = chroma_entries(index, "shirley-warren")
+    assert not any("when leaving them unattended" in t for t in texts), "no stale vector of the old wording"
+    assert sum(m["clause_id"] == new_id for m in metas) >= 1
+    assert_chroma_matches_clauses(index)
+
+
+def test_removing_a_document_or_a_school_takes_its_clauses_out(copy):
+    corpus, index = copy
+    extra = corpus / "glais" / "charging.txt"
+    extra.write_text(
+        "Charging Policy\n\nParents will be charged £3 for a replacement reading book.\n\n"
+        "Lost or damaged iPads must be paid for by the pupil's parents.\n",
+        encoding="utf-8",
+    )
+    report = build_index(corpus, index)
+    assert statuses(report)["glais/charging"] == "added"
+    assert len(Assistant.load(index).clauses("glais", "charging")) == 2
+    glais_main = [c.clause_id for c in Assistant.load(index).clauses("glais", "social-media-mobile-phones-photography-policy")]
+
+    extra.unlink()
+    report = build_index(corpus, index)
+    assert report.changed
+    assert statuses(report)["glais/charging"] == "removed"
+    assert statuses(report)["glais/social-media-mobile-phones-photography-policy"] == "unchanged"
+    bot = Assistant.load(index)
+    assert [d.document for s in bot.schools() if s.school == "glais" for d in s.documents] == ["social-media-mobile-phones-photography-policy"]
+    assert not any(c.document == "charging" for c in bot.clauses("glais"))
+    assert [c.clause_id for c in bot.clauses("glais")] == glais_main
+    assert not any("reading book" in h.text for h in bot.search("How much is a replacement reading book?", school="glais", k=50))
+    assert not any(m["document"] == "charging" for m in chroma_entries(index, "glais")[1])
+
+    shutil.rmtree(corpus / "st-margarets")
+    report = build_index(corpus, index)
+    assert statuses(report)["st-margarets/social-networking-policy"] == "removed"
+    assert "st-margarets" not in report.schools
+    bot = Assistant.load(index)
+    assert "st-margarets" not in [s.school for s in bot.schools()]
+    with pytest.raises(ValueError, match="unknown school 'st-margarets'"):
+        bot.ask(PHOTOS, school="st-margarets")
+    assert chroma_entries(index, "st-margarets")[0] == []
+    assert_chroma_matches_clauses(index)
+
+
+def test_a_new_school_folder_is_served_and_answers_only_from_itself(copy):
+    """Oak Primary adopts St Michael's policy word for word: the two must still not mix."""
+    corpus, index = copy
+    oak = corpus / "oak-primary"
+    oak.mkdir()
+    shutil.copyfile(corpus / "st-michaels" / "ict-code-of-conduct.txt", oak / "ict-code-of-conduct.txt")
+    (oak / "school.toml").write_text(
+        'name = "Oak Primary School"\n\n[documents.ict-code-of-conduct]\ntitle = "Oak ICT Code of Conduct"\n', encoding="utf-8"
+    )
+
+    report = build_index(corpus, index)
+
+    assert statuses(report)["oak-primary/ict-code-of-conduct"] == "added"
+    assert {k: v for k, v in statuses(report).items() if not k.startswith("oak-primary/")} == dict.fromkeys(
+        [
+            "beaudesert-park/acceptable-use-policy-ict-social-media",
+            "glais/social-media-mobile-phones-photography-policy",
+            "shirley-warren/ict-use-policy",
+            "st-margarets/social-networking-policy",
+            "st-michaels/ict-code-of-conduct",
+        ],
+        "unchanged",
+    )
+    assert report.schools["oak-primary"] == report.schools["st-michaels"]
+    bot = Assistant.load(index)
+    assert bot.school_name("oak-primary") == "Oak Primary School"
+    oak_ids = {c.clause_id for c in bot.clauses("oak-primary")}
+    assert oak_ids.isdisjoint(c.clause_id for c in bot.clauses("st-michaels"))
+
+    for school, name in (("oak-primary", "Oak Primary School"), ("st-michaels", "St Michael's School")):
+        answer = bot.ask(PHOTOS, school=school, audience="parent")
+        assert answer.verdict != "not_covered" and answer.citations
+        assert {c.school for c in answer.citations} == {school}
+        assert answer.text.count(f"{name}'s") == 1
+        hits = bot.search(PHOTOS, school=school, audience="parent", k=50)
+        assert len(hits) == 49 and {h.school for h in hits} == {school}
+    assert {c.clause_id for c in bot.ask(PHOTOS, school="oak-primary", audience="parent").citations} <= oak_ids
+    assert_chroma_matches_clauses(index)
+
+
+# --- bad files ----------------------------------------------------------------------------------
+
+
+def snapshot(index: Path) -> tuple:
+    gen = current_generation(index)
+    return (pointer(index), generations(index), (gen / "manifest.json").read_bytes(), (gen / "clauses.jsonl").read_bytes())
+
+
+QUESTIONS = [
+    (PHOTOS, "glais", "parent"),
+    ("Can I share my password with my best friend?", "beaudesert-park", "pupil"),
+    ("What are the lunch menu options?", "st-michaels", None),
+]
+
+
+def answers(bot: Assistant) -> list[tuple]:
+    out = []
+    for question, school, audience in QUESTIONS:
+        answer = bot.ask(question, school=school, audience=audience)
+        out.append((answer.verdict, answer.text, [c.clause_id for c in answer.citations], answer.notes))
+    return out
+
+
+def test_bad_text_files_fail_ingest_naming_each_file_and_the_served_index_still_answers(corpus_copy, index_dir, bot, tmp_path):
+    """Empty, binary (NUL bytes), undecodable and unreadable (dangling link) policy files."""
+    served = tmp_path / "index"
+    shutil.copytree(index_dir, served)
+    blank = corpus_copy / "glais" / "blank.txt"
+    blank.write_text("  \n\n\t\n", encoding="utf-8")
+    binary = corpus_copy / "st-michaels" / "scan.txt"
+    binary.write_bytes(b"Staff must\x00 not\x00 post.\x00\n" * 20)
+    garbage = corpus_copy / "shirley-warren" / "notes.txt"
+    garbage.write_bytes(random.Random(0).randbytes(3000).replace(b"\x00", b"\xff"))
+    dangling = corpus_copy / "st-margarets" / "minutes.txt"
+    dangling.symlink_to(tmp_path / "no-such-file.txt")
+    before = snapshot(served)
+
+    proc = subprocess.run(
+        [sys.executable, "ingest.py", str(corpus_copy), "--index-dir", str(served), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = proc.stderr
+    assert f"{blank}: contains no text" in err
+    assert f"{binary}: is a binary file, not text (it contains NUL bytes)" in err
+    assert f"{garbage}: is not UTF-8 text" in err and "encoding cannot be detected" in err
+    assert f"{dangling}: cannot be read" in err
+    assert "4 file(s) cannot be ingested" in err
+    assert "was left untouched" in err
+    assert "Traceback" not in err
+
+    assert snapshot(served) == before
+    assert answers(Assistant.load(served)) == answers(bot)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads chmod-000 files, so unreadability cannot be staged")
+def test_an_unreadable_file_is_named_and_nothing_is_written(copy):
+    corpus, index = copy
+    locked = corpus / "glais" / "locked.txt"
+    locked.write_text("Staff must not share locked files.\n", encoding="utf-8")
+    locked.chmod(0)
+    before = snapshot(index)
+    try:
+        with pytest.raises(IngestFailed) as failed:
+            build_index(corpus, index)
+    finally:
+        locked.chmod(0o644)
+    assert any(p.path == locked and "cannot be read" in p.reason for p in failed.value.problems)
+    assert snapshot(index) == before
+
+
+def test_a_failed_ingest_keeps_the_served_generation_loadable(copy):
+    """An in-process failure (IngestFailed) reports every other document's result and writes nothing."""
+    corpus, index = copy
+    (corpus / "glais" / "empty.md").write_text("\n\n", encoding="utf-8")
+    before = snapshot(index)
+    with pytest.raises(IngestFailed) as failed:
+        build_index(corpus, index)
+    assert [str(p.path) for p in failed.value.problems] == [str(corpus / "glais" / "empty.md")]
+    results = statuses(failed.value.report)
+    assert results["glais/empty"] == "failed"
+    assert {v for k, v in results.items() if k != "glais/empty"} == {"unchanged"}
+    assert snapshot(index) == before
+    assert read_manifest(current_generation(index))["schools"].keys() == set(SCHOOLS)
