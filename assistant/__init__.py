@@ -7,7 +7,7 @@ bot.ask("Can I post sports day videos?", school="glais", audience="parent")
 
 from . import config as _config  # noqa: F401  (sets offline/telemetry environment first)
 from .assistant import Assistant, DocumentInfo, SchoolInfo
-from .errors import CorpusError, IndexNotFoundError
+from .errors import CorpusError, IndexNotFoundError, UnknownSchoolError
 from .types import AUDIENCES, VERDICTS, Answer, Citation, Clause
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "DocumentInfo",
     "IndexNotFoundError",
     "SchoolInfo",
+    "UnknownSchoolError",
 ]

@@ -84,7 +84,10 @@ _CONDITION = re.compile(
     re.IGNORECASE,
 )
 #: "Only a soft cloth … is to be used": a restriction to the thing named after "only".
-_ONLY = re.compile(r"\bonly\b\s+(?!if\b|with\b|when\b|after\b|following\b|by\b|once\b|where\b)([^.;:]{3,80})", re.IGNORECASE)
+_ONLY = re.compile(
+    r"\bonly\b\s+(?!if\b|with\b|when\b|after\b|following\b|by\b|once\b|where\b)((?:(?!\b(?:is|are|can|may|should|must|will)\b)[^.;:]){3,80})",
+    re.IGNORECASE,
+)
 _ALTERNATIVE = re.compile(r"\b(rather than|instead of)\b", re.IGNORECASE)
 _PERMISSION = re.compile(r"\b(may|can|could|allowed|permitted|welcome|acceptable|is fine|are able to|allows|available)\b", re.IGNORECASE)
 _OBLIGATION = re.compile(
@@ -276,14 +279,20 @@ def decide_verdict(question: str, sentence: str, history: list[str] | None = Non
     q = _asked_segment(question).lower()
     asks_obligation = bool(_OBLIGATION_Q.search(q))
     asks_permission = bool(re.search(r"\b(can|could|may|allowed|ok|okay|alright|fine|permitted)\b", q)) and not asks_obligation
-    asked = _stems(question)
+    asked = _stems(expand_query(question))
     if mod.preferred and mod.dispreferred:
         # "complain through school channels rather than posting online": which side is asked?
-        return ("no" if len(asked & _stems(mod.dispreferred)) > len(asked & _stems(mod.preferred)) else "yes"), mod
+        # A tie is answered "no": the sentence steers away from one of the two.
+        preferred = len(asked & _stems(expand_query(mod.preferred)))
+        return ("yes" if preferred > len(asked & _stems(expand_query(mod.dispreferred))) else "no"), mod
     unconditioned = " without " in f" {q} " and mod.condition.lower().startswith("without")
     if mod.condition and not unconditioned:
         return "conditional", mod
-    if mod.only and asks_permission and not (asked & _stems(mod.only)):
+    # "Only a soft cloth … is to be used to clean the iPad screen" vs "can I use a baby wipe on
+    # my iPad screen?": the words the sentence already shares with the question (iPad, screen)
+    # say what is being done; whether the question names the allowed thing decides.
+    own_words = asked - (_stems(sentence) - _stems(mod.only))
+    if mod.only and asks_permission and not (own_words & _stems(mod.only)):
         return "no", mod  # only X is allowed, and the question asks about something else
     if mod.prohibition:
         return "no", mod

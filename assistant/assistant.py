@@ -11,6 +11,7 @@ import numpy as np
 
 from .answering import compose_answer
 from .config import Settings
+from .errors import UnknownSchoolError
 from .indexing import COLLECTION, chroma_client, embedding_text, embedding_units, open_generation, read_clauses, read_manifest
 from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
@@ -133,8 +134,7 @@ class Assistant:
 
     def _check_school(self, school: str) -> None:
         if not isinstance(school, str) or school not in self._schools:
-            known = ", ".join(sorted(self._schools))
-            raise ValueError(f"unknown school {school!r} (known schools: {known})")
+            raise UnknownSchoolError(school, sorted(self._schools))
 
     def _validate(self, question: str, school: str, audience: str | None, history: list[str] | None) -> list[str]:
         if not isinstance(question, str) or not question.strip():
@@ -145,10 +145,11 @@ class Assistant:
         self._check_school(school)
         if audience is not None and audience not in AUDIENCES:
             raise ValueError(f"unknown audience {audience!r} (use one of: {', '.join(AUDIENCES)})")
-        history = list(history or [])
-        if not all(isinstance(h, str) for h in history):
+        if history is None:
+            history = []
+        if not isinstance(history, list | tuple) or not all(isinstance(h, str) for h in history):
             raise ValueError("history must be a list of earlier questions (strings)")
-        return [h for h in history if h.strip()][-MAX_HISTORY:]
+        return [h for h in list(history) if h.strip()][-MAX_HISTORY:]
 
     def _query_scores(self, text: str, school: str, weight: float) -> QueryScores:
         index = self._schools[school]

@@ -404,6 +404,11 @@ def chunk_document(doc: PolicyDocument, school_name: str = "", page_starts: list
             if block.kind == "para":
                 item_stack = []
                 next_is_item = _next_block_kind(stream, idx) == "item"
+                if _is_lead_in(text) and not next_is_item and len(text.split()) <= 6:
+                    # "Policy Breaches:" followed by a paragraph is a label: a heading.
+                    para_lead_in = ""
+                    sections.push(_Heading(text.rstrip(":-— ").strip(), "plain", 0, _family(text)))
+                    continue
                 if _is_lead_in(text) and next_is_item:
                     para_lead_in = _last_sentence(text)
                     if para_lead_in != text:  # the lead-in ends a paragraph that says more

@@ -20,3 +20,16 @@ class CorpusError(Exception):
 
 class IndexNotFoundError(Exception):
     """No usable index at the configured location (run ``python ingest.py`` first)."""
+
+
+class UnknownSchoolError(ValueError):
+    """A school id the index does not serve (a `ValueError`, so callers may catch either).
+
+    Attributes:
+        school: the id asked for; known: the ids served.
+    """
+
+    def __init__(self, school: object, known: list[str]) -> None:
+        self.school = school
+        self.known = known
+        super().__init__(f"unknown school {school!r} (known schools: {', '.join(known)})")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 
-#: Bump when extraction output changes, so ingest re-reads every non-text document.
+#: Part of every document fingerprint: bump it when extraction output changes, so the next ingest re-serves every document.
 EXTRACTOR_VERSION = "1"
 #: File suffixes ingest reads, by format.
 FORMAT_OF_SUFFIX = {".txt": "text", ".md": "text", ".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
@@ -223,10 +223,16 @@ def decode_text(path: Path, raw: bytes) -> tuple[str, tuple[str, ...]]:
     tied = [m for m in matches if abs(m.chaos - best.chaos) < 1e-3]
     for preferred in _WESTERN:
         if any(preferred in m.could_be_from_charset for m in tied):
-            text, encoding = raw.decode(preferred), preferred
+            try:
+                text, encoding = raw.decode(preferred), preferred
+            except UnicodeDecodeError:
+                continue
             break
     if sum(not c.isprintable() and c not in "\t\n\r\f" for c in text) > max(3, len(text) // 100):
-        raise CorpusError(path, f"is not text: it decodes as {encoding} only to control characters (is it a binary file?)")
+        raise CorpusError(
+            path,
+            f"is not UTF-8 text and its encoding cannot be detected (read as {encoding} it is mostly control characters: a binary file?)",
+        )
     return text, (f"{path.name} is not UTF-8; read it as {encoding} (detected by charset-normalizer)",)
 
 
@@ -252,7 +258,7 @@ class _Writer:
         self.parts.append(s)
         self.length += len(s)
 
-    def block(self, kind: str, text: str, page: int | None = None, pieces: list[tuple[str, int]] | None = None) -> None:
+    def block(self, kind: str, text: str, pieces: list[tuple[str, int]] | None = None) -> None:
         """Add a block: kind ``heading``/``para``/``item``/``row``; ``text`` already marked up.
 
         ``pieces`` (PDF): the block's text as (fragment, page) pairs, so a block that runs
@@ -263,12 +269,10 @@ class _Writer:
             return
         self._sep(kind)
         if pieces:
-            for fragment, frag_page in pieces:
-                self._page(frag_page)
+            for fragment, page in pieces:
+                self._page(page)
                 self._put(fragment)
         else:
-            if page is not None:
-                self._page(page)
             self._put(text)
         self.last_kind = kind
 
@@ -301,17 +305,17 @@ def _row_text(cells: list[str]) -> str | None:
     return None
 
 
-def _marker_for(fmt: str, n: int) -> str:
-    """A list marker for the ``n``-th item of a list numbered in style ``fmt``."""
-    if fmt in ("bullet", "none", ""):
-        return "-"
+def _number(fmt: str, n: int) -> str:
+    """``n`` written in a numbering style (Word ``numFmt`` or HTML ``<ol type>``): 3, c, C, iii, III."""
     if fmt in ("lowerLetter", "a") and 1 <= n <= 26:
-        return f"{chr(96 + n)}."
+        return chr(96 + n)
     if fmt in ("upperLetter", "A") and 1 <= n <= 26:
-        return f"{chr(96 + n)}."  # the chunker reads lower-case letters as list items
-    if fmt in ("lowerRoman", "upperRoman", "i", "I"):
-        return f"({_roman(n)})"
-    return f"{n}."
+        return chr(64 + n)
+    if fmt in ("lowerRoman", "i"):
+        return _roman(n)
+    if fmt in ("upperRoman", "I"):
+        return _roman(n).upper()
+    return str(n)
 
 
 def _roman(n: int) -> str:
@@ -378,7 +382,7 @@ class _DocxReader:
                 self.styles[style.style_id] = style
             except Exception:  # a style python-docx cannot model: skip it
                 continue
-        self.abstract: dict[str, dict[int, tuple[str, int]]] = {}  # abstractNumId → ilvl → (numFmt, start)
+        self.abstract: dict[str, dict[int, tuple[str, int, str]]] = {}  # abstractNumId → ilvl → (numFmt, start, lvlText)
         self.nums: dict[str, tuple[str, dict[int, int]]] = {}  # numId → (abstractNumId, ilvl → startOverride)
         self.counters: dict[object, dict[int, int]] = {}
         self._read_numbering()
@@ -393,9 +397,12 @@ class _DocxReader:
             for lvl in absn.iter(f"{_W}lvl"):
                 fmt_el = lvl.find(f"{_W}numFmt")
                 start_el = lvl.find(f"{_W}start")
-                levels[int(lvl.get(f"{_W}ilvl", "0"))] = (
+                text_el = lvl.find(f"{_W}lvlText")
+                ilvl = int(lvl.get(f"{_W}ilvl", "0"))
+                levels[ilvl] = (
                     fmt_el.get(f"{_W}val", "decimal") if fmt_el is not None else "decimal",
                     int(start_el.get(f"{_W}val", "1")) if start_el is not None else 1,
+                    text_el.get(f"{_W}val", "") if text_el is not None else f"%{ilvl + 1}.",
                 )
             self.abstract[absn.get(f"{_W}abstractNumId")] = levels
         for num in numbering.iter(f"{_W}num"):
@@ -457,7 +464,11 @@ class _DocxReader:
         return None
 
     def _list_marker(self, p) -> tuple[int, str] | None:
-        """``(ilvl, marker)`` for a list paragraph, None otherwise."""
+        """``(ilvl, marker)`` for a list paragraph, None otherwise.
+
+        The marker is ``"-"`` for a bullet, else the number as Word shows it: the level's
+        ``lvlText`` ("%1.", "(%2)", "%1.%2") filled with the list's counters.
+        """
         numpr = self._ppr_value(p, "numPr")
         name = self._style_name(p).lower()
         if numpr is not None:
@@ -468,7 +479,8 @@ class _DocxReader:
             if num_id is None or num_id == "0":
                 return None
             abs_id, overrides = self.nums.get(num_id, ("", {}))
-            fmt, start = self.abstract.get(abs_id, {}).get(ilvl, ("bullet", 1))
+            levels = self.abstract.get(abs_id, {})
+            fmt, start, lvl_text = levels.get(ilvl, ("bullet", 1, ""))
             if fmt in ("bullet", "none"):
                 return ilvl, "-"
             key: object = num_id if ilvl in overrides else ("abstract", abs_id)
@@ -477,7 +489,13 @@ class _DocxReader:
             counts[ilvl] = counts.get(ilvl, start - 1) + 1
             for deeper in [lv for lv in counts if lv > ilvl]:
                 del counts[deeper]
-            return ilvl, _marker_for(fmt, counts[ilvl])
+
+            def fill(m: re.Match) -> str:
+                level = int(m.group(1)) - 1
+                return _number(levels.get(level, ("decimal", 1, ""))[0], counts.get(level, levels.get(level, ("", 1, ""))[1]))
+
+            marker = re.sub(r"%(\d)", fill, lvl_text).strip() or f"{counts[ilvl]}."
+            return ilvl, marker
         m = re.match(r"^list (bullet|number|paragraph)\s*(\d)?$", name)
         if m and m.group(1) != "paragraph":
             ilvl = int(m.group(2) or 1) - 1
@@ -541,6 +559,9 @@ class _DocxReader:
             return
         level = self._heading_level(p)
         if level is not None:
+            numbered = self._list_marker(p)  # "1. Introduction" when the heading style is numbered
+            if numbered is not None and numbered[1] != "-":
+                text = f"{numbered[1]} {text}"
             self.writer.block("heading", "#" * level + " " + text.replace("\n", " "))
             return
         marker = self._list_marker(p)
@@ -719,7 +740,7 @@ class _HtmlReader:
             n += 1
             if (li.get("value") or "").strip().isdigit():
                 n = int(li.get("value"))
-            marker = _marker_for(style, n) if ordered else "-"
+            marker = f"{_number(style, n)}." if ordered else "-"
             nested = []
             for child in li.children:
                 if isinstance(child, Tag) and child.name in ("ul", "ol"):
@@ -939,7 +960,7 @@ class _PdfReader:
         if glyph in _BULLETS or private or (glyph in _DASH_BULLETS and spaced) or (glyph == "o" and other_font and spaced):
             line.marker = "-"
         elif _NUMBER_MARKER.match(glyph):
-            line.marker = glyph.lower() if re.fullmatch(r"[A-Z][.)]", glyph) else glyph
+            line.marker = glyph
         if line.marker is not None:
             line.text_x0 = rest[0]["x0"]
             line.text = re.split(r"[ \t]", text, maxsplit=1)[1] if re.search(r"[ \t]", text) else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.chunking import normalise_for_match
+from assistant.types import VERDICTS
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,17 @@ def load_bank(path: Path) -> list[BankItem]:
             continue
         try:
             d = json.loads(line)
-            items.append(
-                BankItem(
-                    d["id"], d["school"], d["audience"], d["question"], tuple(d["verdict"]), tuple(d["gold"]), tuple(d.get("history", []))
-                )
-            )
+            if not isinstance(d, dict):
+                raise TypeError("a bank entry is a JSON object")
+            for key in ("verdict", "gold", "history"):
+                value = d.get(key, [])
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise TypeError(f"{key!r} must be a list of strings")
+            unknown = set(d["verdict"]) - set(VERDICTS)
+            if not d["verdict"] or unknown:
+                raise TypeError(f"'verdict' must list verdicts from {', '.join(VERDICTS)} (got {sorted(unknown) or 'none'})")
+            history = tuple(d.get("history", []))
+            items.append(BankItem(d["id"], d["school"], d["audience"], d["question"], tuple(d["verdict"]), tuple(d["gold"]), history))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a bank entry ({exc})") from exc
     return items

@@ -110,8 +110,9 @@ def _fmt(v) -> str:
     return f"{v:.3f}" if isinstance(v, float) and v <= 1.0 else f"{v}"
 
 
-def print_report(bank_path: Path, ours: Scores, base: Scores, out=sys.stdout) -> None:
-    """Print the comparison table, per-school rows and the misses."""
+def print_report(bank_path: Path, ours: Scores, base: Scores, out=None) -> None:
+    """Print the comparison table, per-school rows and the misses (to ``out``, default stdout)."""
+    out = out or sys.stdout
     print(f"Bank: {bank_path} ({ours.metrics['questions']} questions, {ours.metrics['answerable']} answerable)", file=out)
     print(f"{'metric':<24}{'ours':>10}{'baseline':>10}", file=out)
     for key in _TABLE_KEYS:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from policy_fixtures import cached_format_corpora, pandoc, soffice_to_pdf, with_running_footer
+from policy_fixtures import cached_format_corpora, pandoc, scanned_pdf, soffice_to_pdf, with_running_footer
 
 from assistant import Assistant
 from assistant.chunking import chunk_document, normalise_for_match
@@ -88,7 +89,8 @@ def test_docx_headings_lists_and_tables_become_chunker_markup(tmp_path):
     markdown = (
         "# Mobile Phone Policy\n\n## 1. Staff\n\n### Use in class\n\nStaff must not use phones in class.\n\n"
         "Staff must:\n\n1. keep phones locked away\n2. switch them off:\n    - during lessons\n    - during trips\n3. report loss\n\n"
-        "| Approved by | Date |\n|---|---|\n| Chair of Governors | 12/03/2019 |\n"
+        "| Approved by | Date |\n|---|---|\n| Chair of Governors | 12/03/2019 |\n\n"
+        "Pupils:\n\nA.  leave phones at the office\nB.  collect them at home time\n\nVisitors:\n\n(i) sign in\n(ii) wear a badge\n"
     )
     result = extract(pandoc(markdown, tmp_path / "phones.docx"))
     lines = result.text.splitlines()
@@ -103,6 +105,9 @@ def test_docx_headings_lists_and_tables_become_chunker_markup(tmp_path):
         "3. report loss",
     ]
     assert "Chair of Governors\t12/03/2019" in lines
+    # numbers as Word shows them (the level's lvlText filled with its counters)
+    assert "A. leave phones at the office" in lines and "B. collect them at home time" in lines
+    assert "(i) sign in" in lines and "(ii) wear a badge" in lines
     assert result.format == "docx" and result.page_starts is None
 
 
@@ -142,6 +147,19 @@ def test_pdf_running_headers_footers_and_page_numbers_are_not_text(format_corpor
     assert "Social Media Policy\n" not in framed.text and not re.search(r"^Page \d+$", framed.text, re.MULTILINE)
     assert framed.text == plain.text
     assert len(framed.page_starts) == len(plain.page_starts) > 10
+
+
+def test_a_pdf_with_some_scanned_pages_is_read_and_the_pages_are_named(format_corpora, tmp_path):
+    text_pdf = format_corpora["pdf"] / "st-michaels" / "ict-code-of-conduct.pdf"
+    scan = scanned_pdf(text_pdf, tmp_path / "scan.pdf", pages=1)
+    mixed = tmp_path / "policy-with-signed-page.pdf"
+    subprocess.run(["qpdf", "--empty", "--pages", str(text_pdf), str(scan), "--", str(mixed)], check=True)
+    plain, result = extract(text_pdf), extract(mixed)
+    pages = len(plain.page_starts)
+    assert result.text == plain.text and len(result.page_starts) == pages + 1
+    assert result.notes == (
+        f"policy-with-signed-page.pdf: page(s) {pages + 1} have no text layer (scanned) and were left out: OCR is not supported",
+    )
 
 
 def test_sniffing_judges_content_not_the_name(format_corpora):

@@ -52,7 +52,7 @@ def fresh(tmp_path_factory) -> tuple[Path, Path, object]:
 
 
 @pytest.fixture()
-def copy(fresh, tmp_path) -> tuple[Path, Path]:
+def workspace(fresh, tmp_path) -> tuple[Path, Path]:
     """A writable copy of the fresh corpus and its index: (corpus, index)."""
     corpus, index, _ = fresh
     shutil.copytree(corpus, tmp_path / "corpus")
@@ -136,8 +136,8 @@ def test_re_running_an_unchanged_corpus_writes_nothing(fresh):
 # --- editing, removing, adding -------------------------------------------------------------------
 
 
-def test_editing_one_bullet_updates_only_that_document_and_leaves_no_stale_clause(copy):
-    corpus, index = copy
+def test_editing_one_bullet_updates_only_that_document_and_leaves_no_stale_clause(workspace):
+    corpus, index = workspace
     before = clause_ids(Assistant.load(index))
     old_id = next(c.clause_id for c in Assistant.load(index).clauses("shirley-warren") if c.text == OLD_BULLET)
     path = corpus / SHIRLEY
@@ -180,8 +180,8 @@ def test_editing_one_bullet_updates_only_that_document_and_leaves_no_stale_claus
     assert_chroma_matches_clauses(index)
 
 
-def test_removing_a_document_or_a_school_takes_its_clauses_out(copy):
-    corpus, index = copy
+def test_removing_a_document_or_a_school_takes_its_clauses_out(workspace):
+    corpus, index = workspace
     extra = corpus / "glais" / "charging.txt"
     extra.write_text(
         "Charging Policy\n\nParents will be charged £3 for a replacement reading book.\n\n"
@@ -199,7 +199,9 @@ def test_removing_a_document_or_a_school_takes_its_clauses_out(copy):
     assert statuses(report)["glais/charging"] == "removed"
     assert statuses(report)["glais/social-media-mobile-phones-photography-policy"] == "unchanged"
     bot = Assistant.load(index)
-    assert [d.document for s in bot.schools() if s.school == "glais" for d in s.documents] == ["social-media-mobile-phones-photography-policy"]
+    assert [d.document for s in bot.schools() if s.school == "glais" for d in s.documents] == [
+        "social-media-mobile-phones-photography-policy"
+    ]
     assert not any(c.document == "charging" for c in bot.clauses("glais"))
     assert [c.clause_id for c in bot.clauses("glais")] == glais_main
     assert not any("reading book" in h.text for h in bot.search("How much is a replacement reading book?", school="glais", k=50))
@@ -217,9 +219,9 @@ def test_removing_a_document_or_a_school_takes_its_clauses_out(copy):
     assert_chroma_matches_clauses(index)
 
 
-def test_a_new_school_folder_is_served_and_answers_only_from_itself(copy):
+def test_a_new_school_folder_is_served_and_answers_only_from_itself(workspace):
     """Oak Primary adopts St Michael's policy word for word: the two must still not mix."""
-    corpus, index = copy
+    corpus, index = workspace
     oak = corpus / "oak-primary"
     oak.mkdir()
     shutil.copyfile(corpus / "st-michaels" / "ict-code-of-conduct.txt", oak / "ict-code-of-conduct.txt")
@@ -318,8 +320,8 @@ def test_bad_text_files_fail_ingest_naming_each_file_and_the_served_index_still_
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads chmod-000 files, so unreadability cannot be staged")
-def test_an_unreadable_file_is_named_and_nothing_is_written(copy):
-    corpus, index = copy
+def test_an_unreadable_file_is_named_and_nothing_is_written(workspace):
+    corpus, index = workspace
     locked = corpus / "glais" / "locked.txt"
     locked.write_text("Staff must not share locked files.\n", encoding="utf-8")
     locked.chmod(0)
@@ -333,9 +335,9 @@ def test_an_unreadable_file_is_named_and_nothing_is_written(copy):
     assert snapshot(index) == before
 
 
-def test_a_failed_ingest_keeps_the_served_generation_loadable(copy):
+def test_a_failed_ingest_keeps_the_served_generation_loadable(workspace):
     """An in-process failure (IngestFailed) reports every other document's result and writes nothing."""
-    corpus, index = copy
+    corpus, index = workspace
     (corpus / "glais" / "empty.md").write_text("\n\n", encoding="utf-8")
     before = snapshot(index)
     with pytest.raises(IngestFailed) as failed:

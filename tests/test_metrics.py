@@ -64,7 +64,15 @@ def outcomes() -> list[Outcome]:
             300.0,
         ),
         Outcome(item("q4", "glais", ["not_covered"]), filler[:5], ["glais"] * 5, "not_covered", [], [], 400.0),
-        Outcome(item("q5", "st-michaels", ["not_covered"]), filler[:5], ["st-michaels"] * 5, "info", [padded("A glais clause", 40)], ["glais"], 500.0),
+        Outcome(
+            item("q5", "st-michaels", ["not_covered"]),
+            filler[:5],
+            ["st-michaels"] * 5,
+            "info",
+            [padded("A glais clause", 40)],
+            ["glais"],
+            500.0,
+        ),
         Outcome(
             item("q6", "glais", ["conditional"], ["staff must never add pupils"]),
             ["**STAFF**  must\nnever add `pupils` or ex pupils", *filler[:4]],
@@ -209,7 +217,7 @@ def test_load_bank_reads_every_field(tmp_path):
 def test_load_bank_names_the_line_of_a_malformed_entry(tmp_path, bad, why):
     bank = tmp_path / "bank.jsonl"
     bank.write_text(json.dumps(GOOD) + "\n\n" + bad + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"bank\.jsonl:3: "):
+    with pytest.raises(ValueError, match=r"bank\.jsonl:3: "):
         load_bank(bank)
 
 
