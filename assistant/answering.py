@@ -291,7 +291,7 @@ def decide_verdict(question: str, sentence: str, history: list[str] | None = Non
     # "Only a soft cloth … is to be used to clean the iPad screen" vs "can I use a baby wipe on
     # my iPad screen?": the words the sentence already shares with the question (iPad, screen)
     # say what is being done; whether the question names the allowed thing decides.
-    own_words = asked - (_stems(sentence) - _stems(mod.only))
+    own_words = asked - _stems(sentence.replace(mod.only, " "))
     if mod.only and asks_permission and not (own_words & _stems(mod.only)):
         return "no", mod  # only X is allowed, and the question asks about something else
     if mod.prohibition:
