@@ -522,10 +522,17 @@ def _write_generation(generation, clauses, manifest_schools, embeddings, old_vec
     return len(todo), total - len(todo)
 
 
+#: A superseded generation is kept this long (seconds) after its last change, so a server
+#: that has not yet switched to the new one (it checks every second) never loses its files.
+GENERATION_GRACE_SECONDS = 600
+
+
 def _collect_old_generations(index_dir: Path, keep: set[str]) -> None:
-    """Delete generations other than the served one and the one before it (and crashed leftovers)."""
+    """Delete generations other than the served one and the one before it, once they are
+    older than `GENERATION_GRACE_SECONDS`."""
+    cutoff = time.time() - GENERATION_GRACE_SECONDS
     for gen in index_dir.glob("gen-*"):
-        if gen.is_dir() and gen.name not in keep:
+        if gen.is_dir() and gen.name not in keep and gen.stat().st_mtime < cutoff:
             shutil.rmtree(gen, ignore_errors=True)
 
 
