@@ -5,12 +5,17 @@ On-disk layout (``index/`` by default, ``ASSISTANT_INDEX_DIR`` overrides)::
     index/CURRENT                 # name of the generation being served
     index/gen-<stamp>/chroma/     # Chroma persistent store, collection "clauses" (cosine)
     index/gen-<stamp>/clauses.jsonl
-    index/gen-<stamp>/manifest.json
+    index/gen-<stamp>/manifest.json                       # written last: a generation without one is unfinished
+    index/gen-<stamp>/documents/<school>/<document>.txt   # each document's text as ingested (PDF/DOCX/HTML extracted)
+    index/.ingest.lock                                    # held (flock) while an ingest runs
 
 Ingest never modifies the served generation: it builds a new one beside it and switches
 ``CURRENT`` with an atomic rename only when the new one is complete. A failed or killed
-ingest therefore leaves the previous index serving. Clause vectors whose embedding text
-is unchanged are copied from the previous generation instead of re-embedded.
+ingest therefore leaves the previous index serving; the next ingest deletes what a killed
+one left half-built. Clause vectors whose embedding text is unchanged are copied from the
+previous generation instead of re-embedded. A corpus file that cannot be ingested stops
+the ingest before anything is written (`IngestFailed` names every such file), unless
+``allow_partial`` serves the rest.
 """
 
 from __future__ import annotations
@@ -386,8 +391,8 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
                 names.setdefault(school_id, old_manifest["schools"][school_id]["name"])
                 text = _stored_text(previous, old)
                 served[(school_id, doc_id)] = (old, old_clauses.get((school_id, doc_id), []), text)
-                kept = DocumentChange(school_id, doc_id, "kept", old["clauses"], file_name or old.get("file", ""), old.get("format", ""))
-                kept.pages, kept.reason = old.get("pages"), reason
+                kept = DocumentChange(school_id, doc_id, "kept", old["clauses"], old.get("file", ""), old.get("format", ""))
+                kept.pages, kept.reason = old.get("pages"), f"{file_name} {reason}" if file_name else reason
                 changes.append(kept)
             else:
                 changes.append(DocumentChange(school_id, doc_id, "failed", 0, file_name, reason=reason))

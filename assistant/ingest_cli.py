@@ -56,7 +56,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     parser.add_argument(
         "--school",
         nargs="+",
-        metavar="ID [PATH]",
+        metavar=("ID", "PATH"),
         help="with PATH: add PATH to school ID's policies (replacing the document of the same name), then re-ingest; with --remove: remove a document",
     )
     parser.add_argument(
@@ -185,7 +185,7 @@ def _print_documents(changes, heading: str | None, only_changes: bool = False) -
         if change.status == "failed":
             print(f"  FAILED    {_describe(change)}: {change.reason}")
         elif change.status == "kept":
-            print(f"  KEPT      {_describe(change)}: previous version still served ({change.clauses} clauses); new file: {change.reason}")
+            print(f"  KEPT      {_describe(change)}: previous version still served ({change.clauses} clauses); {change.reason}")
         else:
             print(f"  {change.status:<9} {_describe(change)}: {change.clauses} clauses")
 
@@ -283,11 +283,13 @@ def _add_document(args, progress) -> int:
             change.created_folder = True
             (folder / METADATA_FILE).write_text(f"name = {json.dumps(args.name.strip())}\n", encoding="utf-8")
         dest = folder / f"{doc_id}{suffix}"
+        if src.resolve() == dest.resolve():  # already in place: just ingest it
+            print(f"ingesting {school_id}/{doc_id} ({dest.name})")
+            return _ingest(args, progress)
         replaced = _document_files(folder, doc_id)
-        if src.resolve() != dest.resolve():
-            for old in replaced:
-                change.set_aside(old)
-            change.put(src, dest)
+        for old in replaced:
+            change.set_aside(old)
+        change.put(src, dest)
         verb = "replaced" if replaced else "added"
         print(
             f"{verb} {school_id}/{doc_id} ({dest.name}" + (f", replacing {', '.join(p.name for p in replaced)}" if replaced else "") + ")"
