@@ -306,11 +306,11 @@ def _merge_continuations(stream: list[tuple[str, object]]) -> list[tuple[str, ob
             block = value
             assert isinstance(block, _Block)
             if last_block is not None and block.kind == "para" and merged and merged[-1][0] in ("break", "block"):
-                prev = last_block.text.rstrip()
+                prev = clean_markup(last_block.text)  # "**A bold paragraph.**" ends with ".", not "*"
                 starts_lower = block.text[:1].islower()
                 unfinished = prev and prev[-1] not in _TERMINAL and len(prev) >= 100
                 if starts_lower or unfinished:
-                    last_block.text = prev + " " + block.text
+                    last_block.text = last_block.text.rstrip() + " " + block.text
                     last_block.end = block.end
                     continue
             merged.append((kind, block))

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 COLLECTION = "clauses"
 POINTER = "CURRENT"
 #: Bump when chunking or embedding text changes, so ingest rebuilds every document.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'“‘])")
