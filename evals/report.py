@@ -9,19 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-KEYS = [
-    "hit_at_1",
-    "recall_at_5",
-    "answer_citation_acc",
-    "verdict_acc",
-    "abstain_precision",
-    "abstain_recall",
-    "abstain_f1",
-    "cross_school_citations",
-    "median_cited_chars",
-    "ask_p50_ms",
-    "ask_p95_ms",
-]
+from .run import METRIC_KEYS
 
 
 def _cell(value) -> str:
@@ -38,7 +26,7 @@ def markdown(paths: list[Path]) -> str:
     head = "| metric | " + " | ".join(f"{name} (n={run['questions']}): ours | baseline" for name, run in runs) + " |"
     rule = "| --- |" + " ---: | ---: |" * len(runs)
     rows = [head, rule]
-    for key in KEYS:
+    for key in METRIC_KEYS:
         cells = []
         for _, run in runs:
             cells += [_cell(run.get(key)), _cell(run.get("baseline", {}).get(key))]

@@ -89,7 +89,7 @@ class TextbookBaseline:
         return outcomes
 
 
-_TABLE_KEYS = [
+METRIC_KEYS = [
     "hit_at_1",
     "recall_at_5",
     "answer_citation_acc",
@@ -115,7 +115,7 @@ def print_report(bank_path: Path, ours: Scores, base: Scores, out=None) -> None:
     out = out or sys.stdout
     print(f"Bank: {bank_path} ({ours.metrics['questions']} questions, {ours.metrics['answerable']} answerable)", file=out)
     print(f"{'metric':<24}{'ours':>10}{'baseline':>10}", file=out)
-    for key in _TABLE_KEYS:
+    for key in METRIC_KEYS:
         print(f"{key:<24}{_fmt(ours.metrics[key]):>10}{_fmt(base.metrics[key]):>10}", file=out)
     print(f"\n{'school':<18}{'n':>4}{'hit@1':>8}{'base':>8}{'verdict':>9}{'base':>8}", file=out)
     for school, row in ours.per_school.items():
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     bot.ask("warm-up", school=bank[0].school)  # the first call pays one-off costs; don't time it
     ours = score(run_ours(bot, bank))
     if args.no_baseline:
-        base = Scores({k: None for k in _TABLE_KEYS}, {s: {"hit_at_1": None, "verdict_acc": None} for s in ours.per_school})
+        base = Scores({k: None for k in METRIC_KEYS}, {s: {"hit_at_1": None, "verdict_acc": None} for s in ours.per_school})
     else:
         base = score(TextbookBaseline(args.corpus_dir, bot.embeddings).run(bank))
     print_report(args.bank, ours, base)
