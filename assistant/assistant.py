@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +72,7 @@ class Assistant:
         for clause in read_clauses(generation):
             by_school.setdefault(clause.school, []).append(clause)
         self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
-        self._lock = threading.Lock()
+        self.max_question_chars = Settings().max_question_chars  # read once, not per request
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None) -> Assistant:
@@ -139,7 +138,7 @@ class Assistant:
     def _validate(self, question: str, school: str, audience: str | None, history: list[str] | None) -> list[str]:
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question is empty: ask something about the school's policies")
-        limit = Settings().max_question_chars
+        limit = self.max_question_chars
         if len(question) > limit:
             raise ValueError(f"question is {len(question)} characters long; the limit is {limit}")
         self._check_school(school)
@@ -167,8 +166,11 @@ class Assistant:
         dense[~retrieved] = dense[retrieved].min() if retrieved.any() else UNRETRIEVED
         return QueryScores(dense, index.lexical.scores(expand_query(text)), weight)
 
-    def _candidates(self, question: str, history: list[str], school: str, audience: str | None) -> list[Candidate]:
-        plan = query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
+    @staticmethod
+    def _plan(question: str, history: list[str], audience: str | None) -> list[tuple[str, float]]:
+        return query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
+
+    def _candidates(self, plan: list[tuple[str, float]], school: str, audience: str | None) -> list[Candidate]:
         queries = [self._query_scores(text, school, weight) for text, weight in plan]
         return fuse(self._schools[school].clauses, queries, audience)
 
@@ -189,7 +191,9 @@ class Assistant:
         history = self._validate(question, school, audience, history)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
-        return [Citation.from_clause(c.clause, c.score) for c in self._candidates(question, history, school, audience)[:k]]
+        return [
+            Citation.from_clause(c.clause, c.score) for c in self._candidates(self._plan(question, history, audience), school, audience)[:k]
+        ]
 
     def ask(
         self,
@@ -209,7 +213,8 @@ class Assistant:
             ValueError: as for `search`.
         """
         history = self._validate(question, school, audience, history)
-        candidates = self._candidates(question, history, school, audience)
+        plan = self._plan(question, history, audience)
+        candidates = self._candidates(plan, school, audience)
         meta = self.manifest["schools"][school]
-        query = query_plan(role_query(question, audience), [role_query(h, audience) for h in history])[-1][0]
+        query = plan[-1][0]
         return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)
