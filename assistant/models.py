@@ -87,3 +87,32 @@ def model_path(name: str) -> str:
     if name == "mpnet":
         return str(_assemble_mpnet())
     raise ValueError(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
+
+
+def onnx_model_path(name: str) -> Path:
+    """The ONNX export of a known model, made on first use into the model cache.
+
+    The file name carries the torch version, because the export is made by torch.
+
+    Raises:
+        ValueError / ModelUnavailableError: as `model_path`.
+        assistant.onnx_encoder.EncoderExportError: the export failed.
+    """
+    import torch
+
+    from .onnx_encoder import OPSET, export_onnx
+
+    source = model_path(name)
+    version = torch.__version__.split("+")[0]
+    return export_onnx(source, model_cache_dir() / "onnx" / f"{name}-opset{OPSET}-torch{version}.onnx")
+
+
+def prepare_models() -> None:
+    """Assemble and export every model in `MODELS` into the model cache (``make install`` runs it),
+    so the first start of the app does not pay for it."""
+    for name in MODELS:
+        print(f"{name}: {onnx_model_path(name)}")
+
+
+if __name__ == "__main__":
+    prepare_models()

@@ -1,0 +1,49 @@
+"""The ONNX Runtime encoder gives the vectors, and so the citations, of sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.embedding import EnsembleEmbeddings, shared_embeddings
+from assistant.indexing import read_clauses
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def torch_embeddings() -> EnsembleEmbeddings:
+    return EnsembleEmbeddings(backend="torch")
+
+
+def test_default_backend_is_onnx():
+    assert shared_embeddings().backend == "onnx"
+
+
+def test_onnx_vectors_equal_sentence_transformers_on_policy_text(bot, torch_embeddings):
+    clauses = [c.text for c in read_clauses(bot.generation)[:60]]
+    questions = [json.loads(line)["question"] for line in (ROOT / "evals/banks/starter.jsonl").open()][:20]
+    for texts in (clauses, questions):
+        # _embed skips the persistent cache, which holds one vector per text for both backends.
+        onnx = shared_embeddings()._embed(texts)
+        reference = torch_embeddings._embed(texts)
+        assert onnx.shape == reference.shape
+        assert (onnx * reference).sum(axis=1).min() > 0.9999
+
+
+def test_switching_backend_keeps_every_citation(bot, torch_embeddings):
+    """An IT lead can run either backend: the same question cites the same clauses."""
+    torch_bot = Assistant(bot.generation, embeddings=torch_embeddings)
+    bank = [json.loads(line) for line in (ROOT / "evals/banks/starter.jsonl").open()][:15]
+    for item in bank:
+        ours = [c.clause_id for c in bot.search(item["question"], item["school"], item.get("audience"), k=3)]
+        theirs = [c.clause_id for c in torch_bot.search(item["question"], item["school"], item.get("audience"), k=3)]
+        assert ours == theirs, item["question"]
+
+
+def test_unknown_backend_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown embedding backend 'gpu'"):
+        EnsembleEmbeddings(backend="gpu")
