@@ -1,8 +1,9 @@
-"""Terminal front end: ``python -m assistant ask|chat|schools``.
+"""Terminal front end: ``python -m assistant ask|chat|schools|report``.
 
 python -m assistant ask "Can I post sports day videos?" --school glais --audience parent
 python -m assistant chat --school glais --audience parent
 python -m assistant schools
+python -m assistant report --school glais [--limit 20] [--json]   # most asked and not-covered questions (question log)
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ import argparse
 import json
 import sys
 import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .errors import IndexNotFoundError
 from .types import AUDIENCES, Answer
+
+if TYPE_CHECKING:
+    from .question_log import GapReport
 
 _BADGES = {"yes": "YES", "no": "NO", "conditional": "ONLY IF…", "info": "INFO", "not_covered": "NOT COVERED"}
 
@@ -37,6 +43,40 @@ def _load(index_dir):
     return Assistant.load(index_dir)
 
 
+def format_report(report: GapReport) -> str:
+    """A terminal rendering of a school's question report."""
+    since = f" since {report.since}" if report.since else ""
+    lines = [f"{report.school}: {report.total} questions logged{since}; {report.not_covered_total} not covered by the policies."]
+    for title, rows in (("Not covered (policy gaps)", report.not_covered), ("Most asked", report.most_asked)):
+        lines.append(f"\n{title}:")
+        lines.extend(f"  {r.count:>5} × {r.question}  [{r.verdict}]" for r in rows)
+        if not rows:
+            lines.append("  (none)")
+    return "\n".join(lines)
+
+
+def _report(args) -> int:
+    from .question_log import LogSettings, QuestionLog
+
+    settings = LogSettings()
+    if args.index_dir:
+        settings.index_dir = args.index_dir
+    path = Path(args.log) if args.log else settings.path()
+    if path is None:
+        print("error: the question log is off (ASSISTANT_QUESTION_LOG=off)", file=sys.stderr)
+        return 1
+    if not path.exists():
+        print(f"error: no question log at {path} (questions are logged once the web server has answered some)", file=sys.stderr)
+        return 1
+    log = QuestionLog(path, retention_days=settings.log_retention_days)
+    try:
+        result = log.report(args.school, limit=max(1, args.limit))
+    finally:
+        log.close()
+    print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if args.json else format_report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 no index, 2 bad input)."""
     parser = argparse.ArgumentParser(prog="python -m assistant", description="Ask a school's policies.")
@@ -50,7 +90,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--audience", choices=AUDIENCES, default=None, help="who is asking")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     sub.add_parser("schools", help="list the schools and documents served")
+    report = sub.add_parser("report", help="a school's most asked and not-covered questions, from the question log")
+    report.add_argument("--school", required=True, help="school id")
+    report.add_argument("--limit", type=int, default=20, help="questions in each list (default: %(default)s)")
+    report.add_argument(
+        "--log", default=None, help="question log file (default: ASSISTANT_QUESTION_LOG or <index dir>/../data/questions.sqlite3)"
+    )
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return _report(args)
 
     try:
         bot = _load(args.index_dir or Settings().index_dir)

@@ -2,7 +2,7 @@
 
 Layout::
 
-    corpus/<school-id>/school.toml                        # name = "…"; [documents.<doc-id>] title, dates
+    corpus/<school-id>/school.toml                        # name = "…"; widget_origins = [...]; [documents.<doc-id>] title, dates
     corpus/<school-id>/<doc-id>.pdf|.docx|.html|.htm|.md|.txt   # one policy document per file
 
 Adding a school is adding a folder; no code names a school. Each file goes through
@@ -230,6 +230,45 @@ def _title_from_id(doc_id: str) -> str:
 # --- schools -----------------------------------------------------------------------------
 
 
+#: An origin as browsers send it: scheme, host and optional port, nothing else.
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def widget_origins_of(meta: dict, meta_path: Path) -> tuple[str, ...]:
+    """The ``widget_origins`` of a parsed ``school.toml``: the sites allowed to embed the school's widget.
+
+    Each entry is an origin (``https://www.school.sch.uk``, ``http://localhost:8080``; a trailing
+    ``/`` is dropped) or ``"*"`` for any site. Returns ``()`` when the key is absent.
+
+    Raises:
+        CorpusError: the key is not a list of origins (the message names the bad entry).
+    """
+    value = meta.get("widget_origins", [])
+    if not isinstance(value, list):
+        raise CorpusError(meta_path, 'widget_origins must be a list, e.g. widget_origins = ["https://www.school.sch.uk"]')
+    origins: list[str] = []
+    for entry in value:
+        origin = entry.strip().rstrip("/") if isinstance(entry, str) else entry
+        if not isinstance(origin, str) or not (origin == "*" or ORIGIN.match(origin)):
+            raise CorpusError(meta_path, f"widget_origins entry {entry!r} is not an origin like https://www.school.sch.uk (or *)")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
+def read_widget_origins(meta_path: Path) -> tuple[str, ...]:
+    """``widget_origins`` of the ``school.toml`` at ``meta_path`` (see `widget_origins_of`).
+
+    Raises:
+        CorpusError: the file cannot be read, is not TOML, or the key is malformed.
+    """
+    try:
+        meta = tomllib.loads(Path(meta_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
+    return widget_origins_of(meta, meta_path)
+
+
 def _read_metadata(folder: Path) -> dict:
     meta_path = folder / METADATA_FILE
     if not meta_path.exists():
@@ -240,6 +279,7 @@ def _read_metadata(folder: Path) -> dict:
         raise CorpusError(meta_path, f"is not valid TOML ({exc})") from exc
     if not isinstance(meta.get("name"), str) or not meta["name"].strip():
         raise CorpusError(meta_path, 'has no school name (add: name = "…")')
+    widget_origins_of(meta, meta_path)
     docs = meta.get("documents", {})
     if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
         raise CorpusError(meta_path, "[documents] must be a table of tables")
@@ -348,7 +388,12 @@ def scan_school(folder: Path, max_bytes: int | None = None) -> SchoolScan:
         scan.problems.append(CorpusError(folder, "has no policy documents"))
         scan.whole_school = True
     if documents:
-        scan.school = School(school=school_id, name=meta["name"].strip(), documents=tuple(documents))
+        scan.school = School(
+            school=school_id,
+            name=meta["name"].strip(),
+            documents=tuple(documents),
+            widget_origins=widget_origins_of(meta, folder / METADATA_FILE),
+        )
     return scan
 
 

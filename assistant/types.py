@@ -173,8 +173,15 @@ class PolicyDocument:
 
 @dataclass(frozen=True, slots=True)
 class School:
-    """A school (tenant) of the corpus: its id, display name and documents."""
+    """A school (tenant) of the corpus: its id, display name and documents.
+
+    Attributes:
+        widget_origins: the sites (``scheme://host[:port]``) allowed to embed the school's
+            parent widget and call the API for it from a browser (``school.toml``
+            ``widget_origins``); empty when the school lists none.
+    """
 
     school: str
     name: str
     documents: tuple[PolicyDocument, ...]
+    widget_origins: tuple[str, ...] = ()

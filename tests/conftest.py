@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 
 from assistant import Assistant
 from assistant.indexing import build_index
+
+# The suite sends far more than 30 questions a minute from one client: the per-client rate limit
+# (ASSISTANT_RATE_LIMIT) is off for every app the tests build, except where a test sets its own
+# (tests/test_hardening.py checks the 429 path with a low limit).
+os.environ.setdefault("ASSISTANT_RATE_LIMIT", "off")
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

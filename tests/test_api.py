@@ -255,7 +255,8 @@ def test_widget_page_names_the_school_and_may_be_framed_by_allowed_sites(client,
     assert response.status_code == 200
     assert f"<h1>{bot.school_name('glais')}</h1>" in response.text
     assert 'data-audience="parent"' in response.text
-    assert "frame-ancestors *" in response.headers["content-security-policy"]
+    # Only glais's own sites (corpus/glais/school.toml widget_origins) may frame its widget.
+    assert "frame-ancestors 'self' https://www.glais.example https://glais.example" in response.headers["content-security-policy"]
     script = client.get("/widget.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert "Ask about our policies" in script.text

@@ -32,7 +32,9 @@ MARKUP_QUESTION = '<script>alert(1)</script> **bold** <img src=x onerror="alert(
 @pytest.fixture(scope="module")
 def app_url(index_dir, bot):
     """The real app on a free 127.0.0.1 port (uvicorn in a thread), over the session index."""
-    app = create_app(WebSettings(index_dir=index_dir, reload_interval=0), assistant=bot)
+    # The example site runs on a random 127.0.0.1 port, so every site may embed the widget here;
+    # tests/test_hardening_browser.py checks that a school's widget is refused on other sites.
+    app = create_app(WebSettings(index_dir=index_dir, reload_interval=0, widget_origins="*"), assistant=bot)
     with serve_app(app) as base:
         yield base
 

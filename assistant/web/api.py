@@ -1,8 +1,14 @@
 """The JSON HTTP API: ``/api/ask``, ``/api/search``, ``/api/schools`` and ``/healthz``.
 
 Request bodies are validated by pydantic (strict types, no unknown fields), so bad input
-is a 422 whose ``detail`` names the field; an unknown school is a 404. Endpoints are plain
+is a 422 whose ``detail`` names the field; an unknown school is a 404. Control and invisible
+formatting characters are stripped from questions (`limits.strip_control`). Endpoints are plain
 ``def`` functions: FastAPI runs them in its thread pool, and `Assistant` is thread-safe.
+
+Hardening (see `limits`, `origins`): questions are rate-limited per client (429 with
+``Retry-After``); a browser request from a site not allowed for the body's school is a 403;
+each answered ``/api/ask`` question is written, redacted, to the question log before the
+answer is sent.
 """
 
 from __future__ import annotations
@@ -10,15 +16,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import AUDIENCES, VERDICTS, Assistant, Citation
 from assistant.config import Settings
+from assistant.question_log import QuestionLog
 
 from .holder import AssistantHolder
+from .limits import RateLimiter, strip_control
+from .origins import OriginPolicy, refuse_foreign_origin
 from .render import citation_url
 
 log = logging.getLogger(__name__)
@@ -30,7 +41,7 @@ MAX_HISTORY_ITEMS = 50
 
 Audience = Literal[AUDIENCES]  # type: ignore[valid-type]
 Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
-Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(strip_control)]
 
 
 class _Strict(BaseModel):
@@ -162,6 +173,14 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     return JSONResponse(status_code=422, content={"detail": problems, "message": summary})
 
 
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's handler, except that a body it could not decode (not UTF-8) is a 422 naming ``body``, like malformed JSON."""
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        problem = {"field": "body", "loc": ["body"], "msg": "the body is not valid UTF-8 JSON", "type": "json_invalid"}
+        return JSONResponse(status_code=422, content={"detail": [problem], "message": f"body: {problem['msg']}"})
+    return await http_exception_handler(request, exc)
+
+
 def _assistant_for(holder: AssistantHolder, school: str) -> Assistant:
     assistant = holder.get()
     if school not in holder.school_ids(assistant):
@@ -174,34 +193,92 @@ def _reject(exc: ValueError) -> HTTPException:
     return HTTPException(status_code=422, detail=str(exc))
 
 
-def api_router(holder: AssistantHolder) -> APIRouter:
-    """The API routes over the served assistant."""
-    router = APIRouter()
-    problems = {404: {"model": Problem, "description": "Unknown school"}, 422: {"description": "Invalid input; the field is named"}}
+def _check_origin(origins: OriginPolicy | None, http: Request, school: str) -> None:
+    if origins is None:
+        return
+    message = refuse_foreign_origin(origins, http.headers.get("origin"), school, http.headers.get("host"))
+    if message:
+        raise HTTPException(status_code=403, detail=message)
 
-    @router.post("/api/ask", response_model=AskResponse, responses=problems, tags=["questions"], summary="Answer a question with citations")
-    def ask(request: AskRequest) -> AskResponse:
+
+def api_router(
+    holder: AssistantHolder,
+    limiter: RateLimiter | None = None,
+    origins: OriginPolicy | None = None,
+    question_log: QuestionLog | None = None,
+) -> APIRouter:
+    """The API routes over the served assistant.
+
+    Args:
+        holder: the served assistant.
+        limiter: per-client rate limits (None: no limit); questions and schools listings count separately.
+        origins: which sites may call for which school from a browser (None: no origin check).
+        question_log: where answered questions are logged, redacted (None: not logged).
+    """
+    router = APIRouter()
+    problems = {
+        403: {"model": Problem, "description": "A browser page of a site not allowed for this school"},
+        404: {"model": Problem, "description": "Unknown school"},
+        422: {"description": "Invalid input; the field is named"},
+        429: {"model": Problem, "description": "Too many questions from this client; see Retry-After"},
+    }
+    questions_limit = [Depends(limiter.dependency("questions", "questions"))] if limiter else []
+    pages_limit = [Depends(limiter.dependency("pages", "requests"))] if limiter else []
+
+    @router.post(
+        "/api/ask",
+        response_model=AskResponse,
+        responses=problems,
+        tags=["questions"],
+        summary="Answer a question with citations",
+        dependencies=questions_limit,
+    )
+    def ask(request: AskRequest, http: Request) -> AskResponse:
         """Answer ``question`` from ``school``'s policies: a verdict, a short answer and the clauses it rests on."""
         assistant = _assistant_for(holder, request.school)
+        _check_origin(origins, http, request.school)
+        history = [h for h in request.history if h.strip()]
         try:
-            answer = assistant.ask(request.question, request.school, request.audience, request.history)
+            answer = assistant.ask(request.question, request.school, request.audience, history)
         except ValueError as exc:
             raise _reject(exc) from None
+        if question_log is not None:
+            try:
+                top = answer.citations[0].clause_id if answer.citations else None
+                question_log.record(request.school, request.question, answer.verdict, request.audience, top, follow_up=bool(history))
+            except Exception as exc:  # the log must never cost a parent their answer
+                log.error("could not log a question: %s", exc)
         return AskResponse(
             verdict=answer.verdict, text=answer.text, citations=[CitationOut.of(c) for c in answer.citations], notes=list(answer.notes)
         )
 
-    @router.post("/api/search", response_model=SearchResponse, responses=problems, tags=["questions"], summary="Best-matching clauses")
-    def search(request: SearchRequest) -> SearchResponse:
+    @router.post(
+        "/api/search",
+        response_model=SearchResponse,
+        responses=problems,
+        tags=["questions"],
+        summary="Best-matching clauses",
+        dependencies=questions_limit,
+    )
+    def search(request: SearchRequest, http: Request) -> SearchResponse:
         """The ``k`` clauses of ``school`` that best match ``question`` (read with ``history``), best first."""
         assistant = _assistant_for(holder, request.school)
+        _check_origin(origins, http, request.school)
+        history = [h for h in request.history if h.strip()]
         try:
-            citations = assistant.search(request.question, request.school, request.audience, request.history, request.k)
+            citations = assistant.search(request.question, request.school, request.audience, history, request.k)
         except ValueError as exc:
             raise _reject(exc) from None
         return SearchResponse(citations=[CitationOut.of(c) for c in citations])
 
-    @router.get("/api/schools", response_model=SchoolsResponse, tags=["schools"], summary="Schools and their policy documents")
+    @router.get(
+        "/api/schools",
+        response_model=SchoolsResponse,
+        responses={429: {"model": Problem, "description": "Too many requests; see Retry-After"}},
+        tags=["schools"],
+        summary="Schools and their policy documents",
+        dependencies=pages_limit,
+    )
     def schools() -> SchoolsResponse:
         """Every school served (id and name) with its documents."""
         out = []

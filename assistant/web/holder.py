@@ -6,6 +6,10 @@ Ingest writes a new index generation beside the served one and atomically rewrit
 loads the new generation fully in a background thread while the old `Assistant` keeps
 answering, and only then swaps it in. A generation that fails to load is logged and
 retried no sooner than ``RETRY_AFTER`` seconds later; the old one keeps serving.
+
+With a Chroma server (``CHROMA_HOST``), the generation pointer is read from the server
+instead; while the server is unreachable the check is skipped (and retried later) and
+requests get `IndexUnavailableError`, which the web app turns into a 503.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.indexing import current_generation
+from assistant.indexing import Generation, current_generation, same_generation
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class AssistantHolder:
         index_dir: str | Path,
         assistant: Assistant | None = None,
         reload_interval: float = 1.0,
-        loader: Callable[[Path], Assistant] | None = None,
+        loader: Callable[[Generation], Assistant] | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.reload_interval = reload_interval
@@ -57,8 +61,8 @@ class AssistantHolder:
         self._school_cache: tuple[Assistant, frozenset[str]] | None = None
 
     @property
-    def generation(self) -> Path:
-        """The generation folder currently served."""
+    def generation(self) -> Generation:
+        """The generation currently served (a folder, or a `RemoteGeneration` in server mode)."""
         return self._assistant.generation
 
     def get(self) -> Assistant:
@@ -86,17 +90,17 @@ class AssistantHolder:
                 return
             try:
                 latest = current_generation(self.index_dir)
-            except OSError as exc:  # a pointer being replaced, a vanished folder: check again later
-                log.warning("cannot read the index pointer in %s: %s", self.index_dir, exc)
+            except Exception as exc:  # a pointer being replaced, a vanished folder, a server down: check again later
+                log.warning("cannot read the index pointer for %s: %s", self.index_dir, exc)
                 return
-            if latest is None or latest.resolve() == self._assistant.generation.resolve():
+            if latest is None or same_generation(latest, self._assistant.generation):
                 return
             if now < self._failed.get(latest.name, 0.0):
                 return
             self._loading = threading.Thread(target=self._load, args=(latest,), name="assistant-reload", daemon=True)
             self._loading.start()
 
-    def _load(self, generation: Path) -> None:
+    def _load(self, generation: Generation) -> None:
         started = time.perf_counter()
         try:
             fresh = self._loader(generation)
@@ -113,4 +117,31 @@ class AssistantHolder:
         if thread is not None:
             thread.join(timeout)
             return not thread.is_alive()
+        return True
+
+    # --- admin reload (issue 6) ---------------------------------------------------------
+
+    def reload_now(self, timeout: float = 300.0) -> bool:
+        """Load the generation ``CURRENT`` points at now, if it is not the one served; True if it was swapped in.
+
+        Used by ``POST /admin/reload``: unlike the periodic check it ignores ``reload_interval``
+        and the retry delay after a failure, and waits (up to ``timeout`` seconds) for the load.
+
+        Raises:
+            RuntimeError: the new generation failed to load (the old one keeps serving) or
+                took longer than ``timeout``.
+            OSError: the index pointer cannot be read.
+        """
+        self.wait_for_reload(timeout)
+        with self._lock:
+            latest = current_generation(self.index_dir)
+            if latest is None or same_generation(latest, self._assistant.generation):
+                return False
+            self._failed.pop(latest.name, None)
+            self._loading = threading.Thread(target=self._load, args=(latest,), name="assistant-reload", daemon=True)
+            self._loading.start()
+        if not self.wait_for_reload(timeout):
+            raise RuntimeError(f"index generation {latest.name} is still loading after {timeout:.0f}s")
+        if not same_generation(self._assistant.generation, latest):
+            raise RuntimeError(f"index generation {latest.name} failed to load; still serving {self._assistant.generation.name}")
         return True

@@ -25,17 +25,21 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported anywhere
 
 import gradio as gr
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import Assistant
+from assistant.errors import IndexUnavailableError
 
-from .api import api_router, validation_error_handler
+from .admin import admin_router
+from .api import api_router, http_error_handler, validation_error_handler
 from .chat import build_chat, chat_theme
 from .holder import AssistantHolder
+from .limits import BodySizeLimit, RateLimiter
+from .origins import OriginPolicy, SchoolCors
 from .settings import WebSettings
 from .viewer import policy_page
 from .widget import STATIC_DIR, WIDGET_JS, not_found_page, widget_page
@@ -95,23 +99,29 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
     )
     app.state.holder = holder
     app.state.settings = settings
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"] if settings.any_origin else settings.widget_origins,
-        allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
-    )
+    # --- hardening (issue 6): per-school origins, rate limits, body cap, question log, admin ---
+    origins = OriginPolicy(holder, settings.widget_origins)
+    origins.warn_if_overridden()
+    limiter = RateLimiter(settings.rate_limit) if settings.rate_limit != "off" else None
+    question_log = _open_question_log(settings)
+    app.state.origins, app.state.limiter, app.state.question_log = origins, limiter, question_log
+    app.add_middleware(SchoolCors, policy=origins)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)  # undecodable body → 422 (issue 6)
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error: the problem has been logged"})
 
-    app.include_router(api_router(holder))
+    # --- scale and faults (issues 5, 6): a vector store that is down is a 503; /healthz names the worker ---
+    app.add_exception_handler(IndexUnavailableError, index_unavailable_handler)
+    app.add_middleware(WorkerPidHeader)
 
-    frame_widget = "*" if settings.any_origin else " ".join(["'self'", *settings.widget_origins])
-    widget_headers = _page_headers(frame_widget)
+    app.include_router(api_router(holder, limiter, origins, question_log))
+    app.include_router(admin_router(holder, settings.admin_token, question_log, limiter))
+    widget_limit = [Depends(limiter.dependency("pages", "requests"))] if limiter else []
     page_headers = _page_headers("'self'")
 
     @app.get("/policies/{school}/{document}", response_class=HTMLResponse, include_in_schema=False)
@@ -126,9 +136,10 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
             return HTMLResponse(not_found_page(f"{assistant.school_name(school)} has no policy {document!r}."), 404, headers=page_headers)
         return HTMLResponse(page, headers=page_headers)
 
-    @app.get("/widget", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/widget", response_class=HTMLResponse, include_in_schema=False, dependencies=widget_limit)
     def widget(school: str | None = None) -> HTMLResponse:
-        """The parent widget page for ``?school=<id>``."""
+        """The parent widget page for ``?school=<id>``, framable only by the school's own sites (`origins`)."""
+        widget_headers = _page_headers(origins.frame_ancestors(school))
         assistant = holder.get()
         if not school or school not in holder.school_ids(assistant):
             message = f"There is no school {school!r} here." if school else "The widget needs ?school=<school id>."
@@ -175,9 +186,71 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
     )
 
 
+def _open_question_log(settings: WebSettings):
+    """The question log of ``settings`` (None when off, or when it cannot be opened: answering goes on, and the error is logged)."""
+    from assistant.question_log import QuestionLog
+
+    path = settings.question_log_path()
+    if path is None:
+        return None
+    try:
+        return QuestionLog(path, retention_days=settings.log_retention_days)
+    except Exception as exc:
+        log.error("the question log %s cannot be opened, so questions are not logged: %s", path, exc)
+        return None
+
+
 def _warm_up(holder: AssistantHolder) -> None:
     """Run one search so the first real question does not pay for lazy model initialisation."""
     assistant = holder.get()
     ids = sorted(holder.school_ids(assistant))
     if ids:
         assistant.search("Can I use my mobile phone?", ids[0], k=1)
+
+
+# --- scale and faults (issues 5, 6) ----------------------------------------------------------
+
+#: Seconds a client is told to wait (``Retry-After``) when the vector store is unavailable.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+async def index_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 when the vector store (a Chroma server) is not answering: a clear message and
+    ``Retry-After``, never the exception; service resumes by itself when the store is back."""
+    log.error("vector store unavailable on %s: %s", request.url.path, exc)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "the policy index is temporarily unavailable; please try again in a moment"},
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
+class WorkerPidHeader:
+    """ASGI middleware adding ``X-Worker-Pid`` to ``/healthz`` responses, so an operator (and
+    the tests) can see which of the ``app.py --workers N`` processes answered. Pure ASGI, so
+    Gradio's streamed responses pass through untouched."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/healthz":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_pid(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-worker-pid", str(os.getpid()).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)
+
+
+def app_factory() -> FastAPI:
+    """The app for uvicorn worker processes (``app.py --workers N``): settings from the
+    ``ASSISTANT_*`` environment (app.py sets it from its flags), index loaded in each worker.
+
+    Raises:
+        IndexNotFoundError, IndexUnavailableError: as for `create_app`.
+    """
+    return create_app(WebSettings())

@@ -1,0 +1,228 @@
+"""The question log: what people ask each school, redacted, in SQLite — and the policy-gap report built from it.
+
+Each answered question is one row: when (UTC), school, audience, the question with personal
+data replaced by placeholders (`assistant.redaction.redact`), the verdict, the cited
+clause, and whether it was a follow-up. **No client address, history or other request
+data is stored.** Rows older than the retention period (default 90 days) are deleted when
+the log is opened and then at most once an hour as rows are written.
+
+Durability: the database runs in WAL mode with ``synchronous=FULL``, and `QuestionLog.record`
+commits before it returns, so a question whose answer was sent survives a ``kill -9`` of
+the server (tested with a real server process in ``tests/test_question_log.py``).
+
+`QuestionLog.report` gives a school its most asked questions and the ones its policies
+did not cover (verdict ``not_covered``): ``python -m assistant report --school <id>`` and
+the admin page ``/admin/report?school=<id>`` show it.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .redaction import redact
+
+#: Days a logged question is kept (``ASSISTANT_LOG_RETENTION_DAYS``).
+DEFAULT_RETENTION_DAYS = 90.0
+#: Seconds between retention sweeps while writing.
+PURGE_EVERY = 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY,
+    asked_at REAL NOT NULL,          -- Unix time, UTC
+    school TEXT NOT NULL,
+    audience TEXT,
+    question TEXT NOT NULL,          -- redacted
+    normalised TEXT NOT NULL,        -- redacted, lower-case, spaces collapsed: groups repeats
+    verdict TEXT NOT NULL,
+    clause_id TEXT,                  -- the best citation, if any
+    follow_up INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS questions_school ON questions (school, asked_at);
+CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
+"""
+
+
+def resolve_log_path(configured: str | None, index_dir: str | Path) -> Path | None:
+    """Where the question log lives: ``configured`` (``ASSISTANT_QUESTION_LOG``), ``off`` → None,
+    unset → ``<index_dir>/../data/questions.sqlite3`` (beside the index folder, never inside a
+    generation, which ingest replaces)."""
+    if configured is None or not configured.strip():
+        return Path(index_dir).resolve().parent / "data" / "questions.sqlite3"
+    if configured.strip().lower() == "off":
+        return None
+    return Path(configured.strip())
+
+
+class LogSettings(BaseSettings):
+    """The question log's settings from the environment (``ASSISTANT_QUESTION_LOG``,
+    ``ASSISTANT_LOG_RETENTION_DAYS``, ``ASSISTANT_INDEX_DIR``), for the CLI; the web server reads
+    the same variables through `assistant.web.settings.WebSettings`."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    question_log: str | None = None
+    log_retention_days: float = Field(default=DEFAULT_RETENTION_DAYS, gt=0)
+    index_dir: Path = Path("index")
+
+    def path(self) -> Path | None:
+        """See `resolve_log_path`."""
+        return resolve_log_path(self.question_log, self.index_dir)
+
+
+def normalise_question(question: str) -> str:
+    """The grouping key of a question: lower-case, single spaces, no trailing punctuation."""
+    return re.sub(r"\s+", " ", question).strip().rstrip("?!.… ").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuestion:
+    """One row of the report: a (redacted) question, how often it was asked, and its latest verdict."""
+
+    question: str
+    count: int
+    verdict: str
+    last_asked: str  # ISO date-time, UTC
+
+
+@dataclass(slots=True)
+class GapReport:
+    """A school's question report over the retention window.
+
+    Attributes:
+        school: the school id; total: questions logged; not_covered_total: of which not covered.
+        most_asked: the most frequent questions, most asked first.
+        not_covered: the most frequent questions the policies did not cover (policy gaps).
+        since: ISO date-time of the oldest question counted (UTC), or None when empty.
+    """
+
+    school: str
+    total: int = 0
+    not_covered_total: int = 0
+    most_asked: list[AskedQuestion] = field(default_factory=list)
+    not_covered: list[AskedQuestion] = field(default_factory=list)
+    since: str | None = None
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class QuestionLog:
+    """An SQLite question log (thread-safe; one connection guarded by a lock).
+
+    Args:
+        path: the database file (its folder is created); retention_days: rows older than
+            this are deleted (on open and hourly on write).
+
+    Raises:
+        sqlite3.Error / OSError: the file cannot be created or opened.
+    """
+
+    def __init__(self, path: str | Path, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
+        if retention_days <= 0:
+            raise ValueError("retention_days must be positive")
+        self.path = Path(path)
+        self.retention_days = retention_days
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before record() returns
+        self._db.executescript(_SCHEMA)
+        self._next_purge = 0.0
+        self.purge()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def record(
+        self,
+        school: str,
+        question: str,
+        verdict: str,
+        audience: str | None = None,
+        clause_id: str | None = None,
+        follow_up: bool = False,
+        asked_at: float | None = None,
+    ) -> None:
+        """Redact ``question`` and store it; committed (durable) when this returns.
+
+        Args:
+            asked_at: Unix time (default: now); tests pass old times to check retention.
+        """
+        clean = redact(question)
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO questions (asked_at, school, audience, question, normalised, verdict, clause_id, follow_up)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now if asked_at is None else asked_at,
+                    school,
+                    audience,
+                    clean,
+                    normalise_question(clean),
+                    verdict,
+                    clause_id,
+                    int(follow_up),
+                ),
+            )
+        if now >= self._next_purge:
+            self.purge()
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete rows older than the retention period; returns how many were deleted."""
+        now = time.time() if now is None else now
+        cutoff = now - self.retention_days * 86400
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+            self._next_purge = time.time() + PURGE_EVERY
+        return deleted
+
+    def count(self, school: str | None = None) -> int:
+        """How many questions are logged (for ``school``, or in all)."""
+        with self._lock:
+            if school is None:
+                return self._db.execute("SELECT COUNT(*) FROM questions").fetchone()[0]
+            return self._db.execute("SELECT COUNT(*) FROM questions WHERE school = ?", (school,)).fetchone()[0]
+
+    def questions(self, school: str | None = None) -> list[str]:
+        """Every stored (redacted) question text, oldest first (for tests and audits)."""
+        with self._lock:
+            sql = "SELECT question FROM questions" + (" WHERE school = ?" if school else "") + " ORDER BY id"
+            return [row[0] for row in self._db.execute(sql, (school,) if school else ())]
+
+    def report(self, school: str, limit: int = 20) -> GapReport:
+        """The school's most asked questions and most asked not-covered questions (``limit`` of each)."""
+        grouped = """
+            SELECT normalised, COUNT(*) AS n, MAX(asked_at) AS last,
+                   (SELECT q.question FROM questions q WHERE q.school = ? AND q.normalised = g.normalised ORDER BY q.id DESC LIMIT 1),
+                   (SELECT q.verdict FROM questions q WHERE q.school = ? AND q.normalised = g.normalised ORDER BY q.id DESC LIMIT 1)
+            FROM questions g WHERE g.school = ? {extra}
+            GROUP BY normalised ORDER BY n DESC, last DESC LIMIT ?"""
+        with self._lock:
+            total, oldest = self._db.execute("SELECT COUNT(*), MIN(asked_at) FROM questions WHERE school = ?", (school,)).fetchone()
+            gaps = self._db.execute("SELECT COUNT(*) FROM questions WHERE school = ? AND verdict = 'not_covered'", (school,)).fetchone()[0]
+            top = self._db.execute(grouped.format(extra=""), (school, school, school, limit)).fetchall()
+            uncovered = self._db.execute(grouped.format(extra="AND g.verdict = 'not_covered'"), (school, school, school, limit)).fetchall()
+
+        def rows(found) -> list[AskedQuestion]:
+            return [AskedQuestion(question=q, count=n, verdict=v, last_asked=_iso(last) or "") for _, n, last, q, v in found]
+
+        return GapReport(school, total, gaps, rows(top), rows(uncovered), _iso(oldest))

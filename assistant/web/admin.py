@@ -1,0 +1,137 @@
+"""Admin endpoints: the policy-gap report and an index reload, behind ``ASSISTANT_ADMIN_TOKEN``.
+
+| route | what |
+| --- | --- |
+| ``GET /admin/report?school=<id>`` | HTML page: the school's most asked questions and the ones its policies did not cover |
+| ``GET /admin/report.json?school=<id>`` | the same as JSON (`GapReport.to_dict`) |
+| ``POST /admin/reload`` | load the index generation ``CURRENT`` points at now (after an ingest) |
+
+The token is sent as ``Authorization: Bearer <token>``, or as the password of HTTP Basic
+authentication (any user name), which is what a browser asks for on the report page. It is
+compared in constant time (`hmac.compare_digest`). With no token configured every admin
+route answers 403 saying how to enable them; a missing or wrong token is a 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import html
+import logging
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import SecretStr
+
+from assistant.question_log import GapReport, QuestionLog
+
+from .holder import AssistantHolder
+from .limits import RateLimiter
+
+log = logging.getLogger(__name__)
+
+REALM = 'Basic realm="Policy Assistant admin", charset="UTF-8"'
+
+
+def _presented_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
+
+
+def token_guard(token: SecretStr | None):
+    """A FastAPI dependency admitting only requests that present ``token`` (403 when none is configured, 401 when wrong)."""
+    expected = token.get_secret_value().encode("utf-8") if token is not None else None
+
+    def check(request: Request) -> None:
+        if expected is None:
+            raise HTTPException(
+                status_code=403, detail="Admin endpoints are disabled: set ASSISTANT_ADMIN_TOKEN on the server to enable them."
+            )
+        given = _presented_token(request)
+        if given is None or not hmac.compare_digest(given.encode("utf-8"), expected):
+            raise HTTPException(status_code=401, detail="Admin token missing or wrong.", headers={"WWW-Authenticate": REALM})
+
+    return check
+
+
+def report_page(report: GapReport, school_name: str) -> str:
+    """The HTML report page (every value escaped)."""
+    esc = html.escape
+
+    def table(rows, caption: str) -> str:
+        if not rows:
+            return f"<h2>{esc(caption)}</h2><p>None logged yet.</p>"
+        body = "".join(
+            f"<tr><td>{esc(r.question)}</td><td class='n'>{r.count}</td><td>{esc(r.verdict)}</td><td>{esc(r.last_asked)}</td></tr>"
+            for r in rows
+        )
+        return (
+            f"<h2>{esc(caption)}</h2><table><thead><tr><th>question (personal data redacted)</th><th>times</th>"
+            f"<th>latest verdict</th><th>last asked (UTC)</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+
+    since = f" since {esc(report.since)}" if report.since else ""
+    return f"""<!doctype html>
+<html lang="en-GB">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Question report — {esc(school_name)}</title>
+<link rel="stylesheet" href="/pa-static/answer.css">
+<style>table{{border-collapse:collapse;margin:0 0 2em}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}td.n{{text-align:right}}</style>
+</head>
+<body class="pa-plain"><main>
+<h1>Question report — {esc(school_name)}</h1>
+<p>{report.total} questions logged{since}; {report.not_covered_total} were not covered by the school's policies.</p>
+{table(report.not_covered, "Not covered by the policies (policy gaps)")}
+{table(report.most_asked, "Most asked")}
+</main></body></html>
+"""
+
+
+def admin_router(
+    holder: AssistantHolder, token: SecretStr | None, question_log: QuestionLog | None, limiter: RateLimiter | None
+) -> APIRouter:
+    """The admin routes (hidden from the public OpenAPI schema)."""
+    dependencies = [Depends(token_guard(token))]
+    if limiter is not None:
+        dependencies.insert(0, Depends(limiter.dependency("admin", "admin requests")))
+    router = APIRouter(prefix="/admin", dependencies=dependencies, include_in_schema=False)
+
+    def _report(school: str, limit: int) -> tuple[GapReport, str]:
+        assistant = holder.get()
+        if school not in holder.school_ids(assistant):
+            raise HTTPException(status_code=404, detail=f"unknown school {school!r}")
+        if question_log is None:
+            raise HTTPException(status_code=404, detail="The question log is off (ASSISTANT_QUESTION_LOG=off).")
+        return question_log.report(school, limit=max(1, min(limit, 200))), assistant.school_name(school)
+
+    @router.get("/report", response_class=HTMLResponse)
+    def report_html(school: str, limit: int = 20) -> HTMLResponse:
+        """The policy-gap report page of ``school``."""
+        report, name = _report(school, limit)
+        return HTMLResponse(report_page(report, name), headers={"Cache-Control": "no-store"})
+
+    @router.get("/report.json")
+    def report_json(school: str, limit: int = 20) -> dict:
+        """The policy-gap report of ``school`` as JSON."""
+        return _report(school, limit)[0].to_dict()
+
+    @router.post("/reload")
+    def reload() -> dict:
+        """Serve the index generation ``CURRENT`` points at now; says whether it changed."""
+        try:
+            changed = holder.reload_now()
+        except (RuntimeError, OSError) as exc:
+            log.error("admin reload failed: %s", exc)
+            raise HTTPException(status_code=503, detail="The new index could not be loaded; the previous one is still served.") from None
+        return {"reloaded": changed, "generation": holder.generation.name}
+
+    return router
