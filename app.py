@@ -3,6 +3,11 @@
 One server (FastAPI + uvicorn, Gradio mounted) serves the staff chat, the policy viewer,
 the parent widget and the HTTP API. Flags override ``ASSISTANT_*`` environment variables
 (see `assistant.web.settings`). Build the index first with ``python ingest.py``.
+
+``--workers N`` runs N uvicorn worker processes on the one port (each builds the app with
+`assistant.web.server.app_factory` and loads the models); with ``CHROMA_HOST``/``CHROMA_PORT``
+set, the index is read from that Chroma server. A missing, corrupt or unreachable index is
+one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ def parse_args(argv: list[str] | None = None):
     )
     parser.add_argument("--no-examples", action="store_true", help="do not serve /examples/school-site.html")
     parser.add_argument("--log-level", default=defaults.log_level, help="uvicorn log level (default: %(default)s)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="worker processes sharing the index, each with its own models (default: %(default)s; env ASSISTANT_WORKERS)",
+    )
     args = parser.parse_args(argv)
     try:
         return WebSettings(
@@ -51,6 +62,7 @@ def parse_args(argv: list[str] | None = None):
             reload_interval=args.reload_interval,
             serve_examples=defaults.serve_examples and not args.no_examples,
             log_level=args.log_level,
+            workers=args.workers,
         )
     except ValidationError as exc:
         problems = [
@@ -61,29 +73,86 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Load the index, print the URLs, serve until interrupted. Returns the exit code."""
+    """Load the index, print the URLs, serve until interrupted. Returns the exit code.
+
+    A missing, corrupt or unreachable index is one line on stderr and exit status 1.
+    """
     settings = parse_args(argv)
 
     import uvicorn
 
     from assistant import IndexNotFoundError
+    from assistant.errors import IndexUnavailableError
+
+    if settings.workers > 1:
+        return _serve_workers(settings)
     from assistant.web import create_app
 
     try:
         app = create_app(settings)
-    except IndexNotFoundError as exc:
+    except (IndexNotFoundError, IndexUnavailableError) as exc:  # IndexCorruptError is an IndexNotFoundError
         print(f"app.py: {exc}", file=sys.stderr)
         return 1
     holder = app.state.holder
+    _print_urls(settings, sorted(holder.school_ids()), holder.generation.name)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def _print_urls(settings, school_ids: list[str], generation: str) -> None:
     base = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
-    some_school = sorted(holder.school_ids())[0]
-    urls = [("Staff chat", f"{base}/"), ("Parent widget", f"{base}/widget?school={some_school}")]
+    urls = [("Staff chat", f"{base}/"), ("Parent widget", f"{base}/widget?school={school_ids[0]}")]
     if settings.serve_examples:
         urls.append(("Example school", f"{base}/examples/school-site.html"))
     urls += [("API docs", f"{base}/docs"), ("Health", f"{base}/healthz")]
     lines = [f"  {label:<16}  {url}" for label, url in urls]
-    print("\nPolicy Assistant is starting:", *lines, f"  {'Index generation':<16}  {holder.generation.name}", "", sep="\n", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    extra = [f"  {'Workers':<16}  {settings.workers}"] if settings.workers > 1 else []
+    print("\nPolicy Assistant is starting:", *lines, f"  {'Index generation':<16}  {generation}", *extra, "", sep="\n", flush=True)
+
+
+def _serve_workers(settings) -> int:
+    """Run ``settings.workers`` uvicorn worker processes on one port, each building the app
+    with `assistant.web.server.app_factory` from the environment this sets from the flags.
+
+    The index is checked here first (without loading models), so a missing or corrupt one
+    is one line, not a traceback from every worker.
+    """
+    import uvicorn
+
+    from assistant import IndexNotFoundError
+    from assistant.errors import IndexUnavailableError
+    from assistant.indexing import open_generation, read_clauses, read_manifest, verify_generation
+
+    try:
+        generation = open_generation(settings.index_dir)
+        manifest = read_manifest(generation)
+        verify_generation(generation, manifest)
+        read_clauses(generation)
+    except (IndexNotFoundError, IndexUnavailableError) as exc:
+        print(f"app.py: {exc}", file=sys.stderr)
+        return 1
+    # Workers are fresh processes: they read the flags' values from the environment.
+    os.environ.update(
+        {
+            "ASSISTANT_HOST": settings.host,
+            "ASSISTANT_PORT": str(settings.port),
+            "ASSISTANT_INDEX_DIR": str(Path(settings.index_dir).resolve()),
+            "ASSISTANT_WIDGET_ORIGINS": ",".join(settings.widget_origins),
+            "ASSISTANT_RELOAD_INTERVAL": str(settings.reload_interval),
+            "ASSISTANT_SERVE_EXAMPLES": "true" if settings.serve_examples else "false",
+            "ASSISTANT_LOG_LEVEL": settings.log_level,
+            "ASSISTANT_WORKERS": "1",
+        }
+    )
+    _print_urls(settings, sorted(manifest["schools"]), generation.name)
+    uvicorn.run(
+        "assistant.web.server:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,23 @@ import numpy as np
 
 from .answering import compose_answer
 from .config import Settings
-from .errors import UnknownSchoolError
-from .indexing import COLLECTION, chroma_client, embedding_text, embedding_units, open_generation, read_clauses, read_manifest
+from .errors import IndexUnavailableError, UnknownSchoolError
+from .indexing import (
+    COLLECTION,
+    LAYOUT,
+    Generation,
+    RemoteGeneration,
+    embedding_text,
+    embedding_units,
+    generation_client,
+    open_generation,
+    read_clauses,
+    read_generation_text,
+    read_manifest,
+    school_collection_name,
+    server_address,
+    verify_generation,
+)
 from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
 
@@ -59,20 +75,50 @@ class Assistant:
     Build with `Assistant.load`. Thread-safe for concurrent `search`/`ask` calls.
     """
 
-    def __init__(self, generation: Path, embeddings=None) -> None:
-        from langchain_chroma import Chroma
+    def __init__(self, generation: Generation, embeddings=None) -> None:
+        """Load a generation: manifest and clause records (BM25 built in memory); vectors stay in Chroma.
 
+        Args:
+            generation: a ``gen-*`` folder, or a `RemoteGeneration` on the Chroma server.
+            embeddings: the query embedder (default: the shared ensemble).
+
+        Raises:
+            IndexCorruptError: the generation's manifest, clauses or vector store is damaged.
+            IndexUnavailableError: (server mode) the Chroma server cannot be reached.
+        """
         from .embedding import shared_embeddings
 
         self.generation = generation
         self.manifest = read_manifest(generation)
+        verify_generation(generation, self.manifest)
         self.embeddings = embeddings or shared_embeddings()
-        self._store = Chroma(client=chroma_client(generation / "chroma"), collection_name=COLLECTION, embedding_function=self.embeddings)
+        self._client = generation_client(generation)
+        # Generations from before per-school collections keep one filtered collection.
+        self._per_school = self.manifest.get("layout") == LAYOUT
+        self._stores: dict[str, object] = {}  # school -> langchain Chroma over its collection, opened on first use
+        self._stores_lock = threading.Lock()
         by_school: dict[str, list[Clause]] = {}
         for clause in read_clauses(generation):
             by_school.setdefault(clause.school, []).append(clause)
         self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
         self.max_question_chars = Settings().max_question_chars  # read once, not per request
+
+    def _store(self, school: str):
+        """The vector store to query for ``school`` (its own collection, or the legacy shared one)."""
+        key = school if self._per_school else COLLECTION
+        store = self._stores.get(key)
+        if store is None:
+            from langchain_chroma import Chroma
+
+            name = school_collection_name(self.generation.name, school) if self._per_school else COLLECTION
+            with self._stores_lock:
+                store = self._stores.get(key)
+                if store is None:
+                    store = Chroma(
+                        client=self._client, collection_name=name, embedding_function=self.embeddings, create_collection_if_not_exists=False
+                    )
+                    self._stores[key] = store
+        return store
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None) -> Assistant:
@@ -83,8 +129,14 @@ class Assistant:
 
         Raises:
             IndexNotFoundError: no index has been built there (run ``python ingest.py``).
+            IndexCorruptError: the served generation is damaged (a subclass of the above).
+            IndexUnavailableError: (``CHROMA_HOST`` set) the Chroma server cannot be reached.
         """
         return cls(open_generation(Path(index_dir) if index_dir else Settings().index_dir))
+
+    def _unavailable(self, exc: Exception) -> IndexUnavailableError:
+        where = f"the Chroma server at {server_address()}" if isinstance(self.generation, RemoteGeneration) else "the vector store"
+        return IndexUnavailableError(f"{where} is not answering ({type(exc).__name__})")
 
     # --- tenants ------------------------------------------------------------------
 
@@ -124,9 +176,15 @@ class Assistant:
         meta = self.manifest["schools"][school]["documents"].get(document)
         if meta is None:
             raise ValueError(f"unknown document {document!r} for school {school!r}")
-        stored = self.generation / meta["text_file"] if meta.get("text_file") else None
-        if stored is not None and stored.exists():
-            return stored.read_text(encoding="utf-8")
+        if meta.get("text_file"):
+            try:
+                stored = read_generation_text(self.generation, meta["text_file"])
+            except IndexUnavailableError:
+                raise
+            except Exception as exc:
+                raise self._unavailable(exc) from exc
+            if stored is not None:
+                return stored
         return Path(meta["path"]).read_text(encoding="utf-8-sig")
 
     # --- questions ----------------------------------------------------------------
@@ -154,9 +212,12 @@ class Assistant:
         index = self._schools[school]
         vector = self.embeddings.embed_query(text)
         # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
-        hits = self._store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(DENSE_VECTORS, index.vectors), filter={"school": school}
-        )
+        try:
+            hits = self._store(school).similarity_search_by_vector_with_relevance_scores(
+                vector, k=min(DENSE_VECTORS, index.vectors), filter=None if self._per_school else {"school": school}
+            )
+        except Exception as exc:  # a server down, a store gone: callers answer 503, not a traceback
+            raise self._unavailable(exc) from exc
         dense = np.full(len(index.clauses), -np.inf, dtype=np.float32)
         for doc, distance in hits:
             pos = index.position.get(doc.metadata["clause_id"])
@@ -187,6 +248,7 @@ class Assistant:
 
         Raises:
             ValueError: empty/over-long question, unknown school or audience, bad history or k.
+            IndexUnavailableError: the vector store (a Chroma server) is not answering right now.
         """
         history = self._validate(question, school, audience, history)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -210,7 +272,7 @@ class Assistant:
             school's clauses, or not_covered with none.
 
         Raises:
-            ValueError: as for `search`.
+            ValueError, IndexUnavailableError: as for `search`.
         """
         history = self._validate(question, school, audience, history)
         plan = self._plan(question, history, audience)

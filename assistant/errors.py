@@ -22,6 +22,19 @@ class IndexNotFoundError(Exception):
     """No usable index at the configured location (run ``python ingest.py`` first)."""
 
 
+class IndexCorruptError(IndexNotFoundError):
+    """The index folder (or server) exists but its served generation cannot be read: a
+    pointer naming no finished generation, a truncated manifest or clause file, or a
+    missing vector store. The message names the place and says to rebuild with ingest."""
+
+
+class IndexUnavailableError(RuntimeError):
+    """The vector store cannot be reached right now (a Chroma server down or restarting).
+
+    Transient: the web app answers 503 and recovers by itself once the store is back.
+    """
+
+
 class UnknownSchoolError(ValueError):
     """A school id the index does not serve (a `ValueError`, so callers may catch either).
 

@@ -1,21 +1,33 @@
-"""The clause index: a persistent Chroma collection (dense) plus clause records (for BM25).
+"""The clause index: one Chroma collection per school (dense) plus clause records (for BM25).
 
-On-disk layout (``index/`` by default, ``ASSISTANT_INDEX_DIR`` overrides)::
+Embedded layout (``index/`` by default, ``ASSISTANT_INDEX_DIR`` overrides)::
 
     index/CURRENT                 # name of the generation being served
-    index/gen-<stamp>/chroma/     # Chroma persistent store, collection "clauses" (cosine)
+    index/gen-<stamp>/chroma/     # Chroma persistent store: one cosine collection per school
     index/gen-<stamp>/clauses.jsonl
     index/gen-<stamp>/manifest.json                       # written last: a generation without one is unfinished
     index/gen-<stamp>/documents/<school>/<document>.txt   # each document's text as ingested (PDF/DOCX/HTML extracted)
     index/.ingest.lock                                    # held (flock) while an ingest runs
 
+Server layout (``CHROMA_HOST``/``CHROMA_PORT`` set; see `chroma_client`): the same
+generation lives on the Chroma server, so app processes on any machine need only the server:
+
+    collection gen-<stamp>.<school>.<hash>   # one per school, as embedded
+    collection gen-<stamp>.meta              # records: manifest (written last), clauses:<school>, text:<file>
+    collection policy-assistant.current      # its metadata ``current`` names the served generation
+
+Each school's vectors live in their own collection (named by `school_collection_name`), so
+a query searches only that school's HNSW graph: latency does not grow with the number of
+schools, and a server loads only the collections being asked (measured in
+``bench/tenant_store.py``; README "Deployment").
+
 Ingest never modifies the served generation: it builds a new one beside it and switches
-``CURRENT`` with an atomic rename only when the new one is complete. A failed or killed
+``CURRENT`` (or the server's pointer) only when the new one is complete. A failed or killed
 ingest therefore leaves the previous index serving; the next ingest deletes what a killed
 one left half-built. Clause vectors whose embedding text is unchanged are copied from the
-previous generation instead of re-embedded. A corpus file that cannot be ingested stops
-the ingest before anything is written (`IngestFailed` names every such file), unless
-``allow_partial`` serves the rest.
+previous generation (school by school) instead of re-embedded. A corpus file that cannot
+be ingested stops the ingest before anything is written (`IngestFailed` names every such
+file), unless ``allow_partial`` serves the rest.
 """
 
 from __future__ import annotations
@@ -35,15 +47,23 @@ from pathlib import Path
 
 from .audience import tag_audiences
 from .chunking import SECTION_SEPARATOR, chunk_document
-from .errors import CorpusError, IndexNotFoundError
+from .config import Settings
+from .errors import CorpusError, IndexCorruptError, IndexNotFoundError, IndexUnavailableError
 from .formats import EXTRACTOR_VERSION
 from .loading import scan_corpus
 from .types import Clause, School
 
 log = logging.getLogger(__name__)
 
+#: The single collection of generations built before per-school collections (still readable).
 COLLECTION = "clauses"
 POINTER = "CURRENT"
+#: Manifest ``layout`` of generations with one collection per school.
+LAYOUT = "collection-per-school"
+#: On a Chroma server: the collection whose metadata names the served generation.
+SERVER_POINTER = "policy-assistant.current"
+#: Seconds an HTTP call to a Chroma server may take before the store counts as unavailable.
+SERVER_TIMEOUT = 10.0
 #: Bump when chunking or embedding text changes, so ingest rebuilds every document.
 PIPELINE_VERSION = "5"
 
@@ -104,12 +124,91 @@ def embedding_units(clause: Clause) -> list[str]:
     return units
 
 
-def chroma_client(path: Path):
-    """A persistent Chroma client at ``path`` with telemetry off."""
+def chroma_client(path: Path | None = None):
+    """The Chroma client every index read and write goes through, telemetry off.
+
+    With ``CHROMA_HOST`` set (`assistant.config.Settings`), an ``HttpClient`` to that
+    server (``CHROMA_PORT``, default 8000), whatever ``path`` is; otherwise an embedded
+    ``PersistentClient`` at ``path``.
+
+    Raises:
+        ValueError: embedded mode without a ``path``.
+        IndexUnavailableError: the Chroma server cannot be reached.
+    """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
+    settings = Settings()
+    if settings.chroma_host:
+        return _server_client(settings.chroma_host, settings.chroma_port)
+    if path is None:
+        raise ValueError("an embedded Chroma store needs a folder")
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+
+
+def server_address() -> str | None:
+    """``host:port`` of the configured Chroma server, or None in embedded mode."""
+    settings = Settings()
+    return f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else None
+
+
+def _server_client(host: str, port: int):
+    import chromadb
+    import httpx
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:  # the constructor already calls the server
+        raise IndexUnavailableError(f"the Chroma server at {host}:{port} is not answering ({type(exc).__name__})") from exc
+    # chromadb's HTTP session has no timeout; a hung server must not hang every request.
+    with contextlib.suppress(AttributeError):
+        client._server._session.timeout = httpx.Timeout(SERVER_TIMEOUT)
+    return client
+
+
+@dataclass(frozen=True)
+class RemoteGeneration:
+    """An index generation stored on the Chroma server (the server-mode counterpart of a
+    ``gen-*`` folder). ``name`` is the generation's name, as for a folder."""
+
+    name: str
+
+
+#: A served generation: a ``gen-*`` folder (embedded) or a `RemoteGeneration` (server).
+Generation = Path | RemoteGeneration
+
+
+def school_collection_name(generation: str, school: str) -> str:
+    """The Chroma collection holding one school's vectors in a generation.
+
+    ``<generation>.<school id, at most 100 characters>.<8 hex of its hash>``: valid for
+    Chroma (3–512 of ``[a-zA-Z0-9._-]``, alphanumeric at both ends, no ``..``) and
+    unique per school even when two long ids share a prefix.
+    """
+    slug = re.sub(r"[^a-z0-9-]+", "-", school.lower())[:100].strip("-") or "school"
+    return f"{generation}.{slug}.{hashlib.sha1(school.encode()).hexdigest()[:8]}"
+
+
+def meta_collection_name(generation: str) -> str:
+    """The server-mode collection of a generation's manifest, clause records and texts."""
+    return f"{generation}.meta"
+
+
+def generation_client(generation: Generation):
+    """The Chroma client of a generation's vectors (the server, or the folder's store)."""
+    if isinstance(generation, RemoteGeneration):
+        return chroma_client()
+    return chroma_client(Path(generation) / "chroma")
+
+
+def same_generation(a: Generation | None, b: Generation | None) -> bool:
+    """True when ``a`` and ``b`` are the same generation (folders compared resolved)."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, RemoteGeneration) or isinstance(b, RemoteGeneration):
+        return a == b
+    return Path(a).resolve() == Path(b).resolve()
 
 
 @dataclass
@@ -213,24 +312,165 @@ def document_text_file(school: str, document: str) -> str:
     return f"{DOCUMENTS_DIR}/{school}/{document}.txt"
 
 
-def current_generation(index_dir: Path) -> Path | None:
-    """The served generation's folder, or None when the index has never been built."""
+def current_generation(index_dir: Path) -> Generation | None:
+    """The served generation, or None when the index has never been built (or its pointer
+    names no finished generation).
+
+    Embedded: the ``gen-*`` folder ``index_dir/CURRENT`` names. Server mode: the
+    `RemoteGeneration` the server's pointer names (``index_dir`` is not read).
+
+    Raises:
+        IndexUnavailableError: (server mode) the Chroma server cannot be reached.
+    """
+    if server_address():
+        return _remote_current()
     pointer = Path(index_dir) / POINTER
     if not pointer.exists():
         return None
-    gen = Path(index_dir) / pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        return None
+    if not re.fullmatch(r"gen-[A-Za-z0-9-]+", name):
+        return None
+    gen = Path(index_dir) / name
     return gen if (gen / "manifest.json").exists() else None
 
 
-def read_manifest(generation: Path) -> dict:
-    """The manifest of a generation (schools, documents, fingerprints, model)."""
-    return json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+def _remote_current() -> RemoteGeneration | None:
+    client = chroma_client()
+    try:
+        pointer = client.get_collection(SERVER_POINTER)
+    except Exception as exc:
+        _raise_if_unreachable(exc)
+        return None  # never built on this server
+    name = (pointer.metadata or {}).get("current")
+    if not name:
+        return None
+    generation = RemoteGeneration(str(name))
+    return generation if _remote_record(generation, "manifest") is not None else None
 
 
-def read_clauses(generation: Path) -> list[Clause]:
-    """Every clause record of a generation, in document order."""
-    with (generation / "clauses.jsonl").open(encoding="utf-8") as fh:
-        return [Clause.from_dict(json.loads(line)) for line in fh if line.strip()]
+def _raise_if_unreachable(exc: Exception) -> None:
+    """Re-raise a transport failure as `IndexUnavailableError`; let "not found" pass."""
+    import httpx
+
+    if isinstance(exc, IndexUnavailableError):
+        raise exc
+    if isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError):
+        raise IndexUnavailableError(f"the Chroma server at {server_address()} is not answering ({type(exc).__name__})") from exc
+
+
+def _remote_record(generation: RemoteGeneration, record_id: str) -> str | None:
+    """One stored text of a generation's meta collection (None when absent)."""
+    try:
+        got = chroma_client().get_collection(meta_collection_name(generation.name)).get(ids=[record_id], include=["documents"])
+    except Exception as exc:
+        _raise_if_unreachable(exc)
+        return None
+    return got["documents"][0] if got["ids"] else None
+
+
+def _corrupt(generation: Generation, what: str) -> IndexCorruptError:
+    where = (
+        f"generation {generation.name} on the Chroma server at {server_address()}"
+        if isinstance(generation, RemoteGeneration)
+        else str(Path(generation).resolve())
+    )
+    return IndexCorruptError(f"the index at {where} is corrupt ({what}): rebuild it with `python ingest.py`")
+
+
+def read_manifest(generation: Generation) -> dict:
+    """The manifest of a generation (schools, documents, fingerprints, model, layout).
+
+    Raises:
+        IndexCorruptError: the manifest is missing or not valid JSON.
+        IndexUnavailableError: (server mode) the server cannot be reached.
+    """
+    if isinstance(generation, RemoteGeneration):
+        text = _remote_record(generation, "manifest")
+        if text is None:
+            raise _corrupt(generation, "it has no manifest")
+    else:
+        try:
+            text = (Path(generation) / "manifest.json").read_text(encoding="utf-8")
+        except OSError as exc:
+            raise _corrupt(generation, f"manifest.json cannot be read: {exc.strerror}") from exc
+    try:
+        manifest = json.loads(text)
+        manifest["schools"].items()
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise _corrupt(generation, "manifest.json is truncated or not a manifest") from exc
+    return manifest
+
+
+def read_clauses(generation: Generation) -> list[Clause]:
+    """Every clause record of a generation, in document order.
+
+    Raises:
+        IndexCorruptError: the clause records are missing or truncated.
+        IndexUnavailableError: (server mode) the server cannot be reached.
+    """
+    if isinstance(generation, RemoteGeneration):
+        lines: list[str] = []
+        for school in sorted(read_manifest(generation)["schools"]):
+            text = _remote_record(generation, f"clauses:{school}")
+            if text is None:
+                raise _corrupt(generation, f"no clause records for {school}")
+            lines.extend(text.splitlines())
+    else:
+        try:
+            lines = (Path(generation) / "clauses.jsonl").read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise _corrupt(generation, f"clauses.jsonl cannot be read: {exc.strerror}") from exc
+    try:
+        return [Clause.from_dict(json.loads(line)) for line in lines if line.strip()]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _corrupt(generation, "clauses.jsonl is truncated") from exc
+
+
+def read_generation_text(generation: Generation, rel: str) -> str | None:
+    """A text a generation stored (``documents/<school>/<document>.txt``), or None if absent."""
+    if isinstance(generation, RemoteGeneration):
+        return _remote_record(generation, f"text:{rel}")
+    try:
+        return (Path(generation) / rel).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def verify_generation(generation: Generation, manifest: dict | None = None) -> None:
+    """Check that a generation's vector store holds a collection for every school it serves.
+
+    Cheap (one listing of collection names); used before serving so a deleted or emptied
+    store is a clear start-up error rather than a failure on the first question.
+
+    Raises:
+        IndexCorruptError: the store or a school's collection is missing.
+        IndexUnavailableError: (server mode) the server cannot be reached.
+    """
+    manifest = manifest if manifest is not None else read_manifest(generation)
+    if not isinstance(generation, RemoteGeneration) and not (Path(generation) / "chroma" / "chroma.sqlite3").exists():
+        raise _corrupt(generation, "its chroma/ vector store is missing")
+    try:
+        names = set(_collection_names(generation_client(generation)))
+    except IndexUnavailableError:
+        raise
+    except Exception as exc:
+        _raise_if_unreachable(exc)
+        raise _corrupt(generation, f"its vector store cannot be opened ({type(exc).__name__})") from exc
+    if manifest.get("layout") != LAYOUT:
+        if COLLECTION not in names:
+            raise _corrupt(generation, f"its vector store has no {COLLECTION!r} collection")
+        return
+    missing = [s for s in manifest["schools"] if school_collection_name(generation.name, s) not in names]
+    if missing:
+        raise _corrupt(generation, f"no vectors for {len(missing)} school(s), e.g. {missing[0]}")
+
+
+def _collection_names(client) -> list[str]:
+    """Every collection name on a client (chromadb 1.x returns names or objects by version)."""
+    return [c if isinstance(c, str) else c.name for c in client.list_collections()]
 
 
 def _fingerprint(school: School, doc, model_id: str) -> str:
@@ -266,19 +506,6 @@ def _write_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _old_vectors(generation: Path | None) -> dict[str, list[float]]:
-    """Vectors of the previous generation keyed by embedding-text hash."""
-    if generation is None or not (generation / "chroma").exists():
-        return {}
-    try:
-        collection = chroma_client(generation / "chroma").get_collection(COLLECTION)
-        got = collection.get(include=["embeddings", "metadatas"])
-    except Exception as exc:  # an unreadable old generation only costs re-embedding
-        log.warning("previous index generation unreadable, re-embedding everything: %s", exc)
-        return {}
-    return {meta["embed_key"]: list(vec) for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True)}
 
 
 def build_index(
@@ -331,7 +558,11 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
     model_id = embeddings.model_id
 
     previous = current_generation(index_dir)
-    old_manifest = read_manifest(previous) if previous else {"schools": {}}
+    try:
+        old_manifest = read_manifest(previous) if previous else {"schools": {}}
+    except IndexCorruptError as exc:  # a damaged served generation: rebuild everything from the corpus
+        log.warning("%s; building a complete new generation", exc)
+        previous, old_manifest = None, {"schools": {}}
     old_docs = {(s, d): meta for s, sm in old_manifest["schools"].items() for d, meta in sm["documents"].items()}
     old_clauses: dict[tuple[str, str], list[Clause]] | None = None
 
@@ -419,21 +650,17 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
         listing = "".join(f"\n  - {p}" for p in problems)
         raise CorpusError(corpus_dir, "has no document that can be ingested" + (":" + listing if problems else ""))
     unchanged = all(c.status in ("unchanged", "kept") for c in changes)
-    if previous is not None and unchanged and old_manifest.get("model") == model_id:
+    if previous is not None and unchanged and old_manifest.get("model") == model_id and old_manifest.get("layout") == LAYOUT:
         report.seconds = time.perf_counter() - started
         return report
 
-    generation = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 1_000_000:06d}"
-    generation.mkdir(parents=True)
+    name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.time_ns() % 1_000_000:06d}"
+    generation: Generation = RemoteGeneration(name) if server_address() else index_dir / name
     try:
-        for (school_id, doc_id), text in texts.items():
-            target = generation / document_text_file(school_id, doc_id)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        embedded, reused = _write_generation(generation, clauses, manifest_schools, embeddings, _old_vectors(previous), progress)
-        _write_atomic(index_dir / POINTER, generation.name + "\n")
+        embedded, reused = _write_generation(generation, clauses, manifest_schools, texts, embeddings, previous, progress)
+        _switch_pointer(index_dir, generation, previous)
     except BaseException:
-        shutil.rmtree(generation, ignore_errors=True)
+        _delete_generation(index_dir, generation)
         raise
     _collect_old_generations(index_dir, keep={generation.name, current_name})
     report.changed, report.generation = True, generation.name
@@ -442,24 +669,26 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
     return report
 
 
-def _stored_text(generation: Path, entry: dict) -> str | None:
+def _stored_text(generation: Generation, entry: dict) -> str | None:
     """A document's text as a generation stored it (None for generations that stored none)."""
     rel = entry.get("text_file")
-    if not rel:
-        return None
-    try:
-        return (generation / rel).read_text(encoding="utf-8")
-    except OSError:
-        return None
+    return read_generation_text(generation, rel) if rel else None
 
 
 def _remove_crashed_leftovers(index_dir: Path) -> None:
-    """Delete what a killed ingest left behind: unfinished ``gen-*`` folders and temp pointer files.
+    """Delete what a killed ingest left behind: unfinished generations and temp pointer files.
 
     Runs under the ingest lock, so no other ingest is building a generation meanwhile. A
-    generation is finished once its ``manifest.json`` exists; the served one is never touched.
+    generation is finished once its manifest exists; the served one is never touched. In
+    server mode the lock is the index folder's, so one ingest machine writes to a server.
     """
     served = current_generation(index_dir)
+    if server_address():
+        for name in _remote_generation_names():
+            generation = RemoteGeneration(name)
+            if generation != served and _remote_record(generation, "manifest") is None:
+                _delete_generation(index_dir, generation)
+        return
     for gen in index_dir.glob("gen-*"):
         if gen.is_dir() and gen != served and not (gen / "manifest.json").exists():
             shutil.rmtree(gen, ignore_errors=True)
@@ -468,63 +697,170 @@ def _remove_crashed_leftovers(index_dir: Path) -> None:
             tmp.unlink()
 
 
-def _write_generation(generation, clauses, manifest_schools, embeddings, old_vectors, progress) -> tuple[int, int]:
-    from langchain_chroma import Chroma
-    from langchain_core.documents import Document
+def _remote_generation_names() -> set[str]:
+    return {name.split(".", 1)[0] for name in _collection_names(chroma_client()) if name.startswith("gen-")}
 
-    docs: list[Document] = []
-    ids: list[str] = []
+
+def _delete_generation(index_dir: Path, generation: Generation) -> None:
+    """Remove a generation: its folder, or (server mode) every collection named after it."""
+    if not isinstance(generation, RemoteGeneration):
+        shutil.rmtree(generation, ignore_errors=True)
+        return
+    with contextlib.suppress(Exception):  # best effort: a leftover is removed by the next ingest
+        client = chroma_client()
+        for name in _collection_names(client):
+            if name.startswith(generation.name + "."):
+                client.delete_collection(name)
+
+
+def _unit_records(clause: Clause, model_id: str) -> list[tuple[str, str, dict]]:
+    """(id, embedded text, metadata) of each vector of one clause."""
+    out = []
+    for n, text in enumerate(embedding_units(clause)):
+        key = hashlib.sha1(f"{model_id}\x1f{text}".encode()).hexdigest()
+        meta = {"school": clause.school, "document": clause.document, "clause_id": clause.clause_id, "unit": n, "embed_key": key}
+        out.append((f"{clause.school}:{clause.clause_id}:{n}", text, meta))
+    return out
+
+
+def _old_school_vectors(previous: Generation | None, previous_layout: str | None, school: str) -> dict[str, list[float]]:
+    """One school's vectors in the previous generation, keyed by embedding-text hash.
+
+    Read school by school, so memory holds one school's vectors at a time however many
+    schools there are. An unreadable previous generation only costs re-embedding.
+    """
+    if previous is None:
+        return {}
+    try:
+        client = generation_client(previous)
+        if previous_layout == LAYOUT:
+            got = client.get_collection(school_collection_name(previous.name, school)).get(include=["embeddings", "metadatas"])
+        else:
+            got = client.get_collection(COLLECTION).get(where={"school": school}, include=["embeddings", "metadatas"])
+    except Exception as exc:
+        log.info("no reusable vectors for %s in %s: %s", school, previous.name, exc)
+        return {}
+    return {meta["embed_key"]: vec for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True)}
+
+
+def _write_generation(generation: Generation, clauses, manifest_schools, texts, embeddings, previous, progress) -> tuple[int, int]:
+    """Write a complete generation: per-school collections, texts, clause records, manifest last.
+
+    Returns ``(embedded, reused)`` vector counts. The pointer is not touched.
+    """
+    remote = isinstance(generation, RemoteGeneration)
+    if not remote:
+        generation.mkdir(parents=True)
+        for (school_id, doc_id), text in texts.items():
+            target = generation / document_text_file(school_id, doc_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    previous_layout = None
+    if previous is not None:
+        with contextlib.suppress(IndexCorruptError):
+            previous_layout = read_manifest(previous).get("layout")
+
+    by_school: dict[str, list[Clause]] = {}
     for c in clauses:
-        for n, text in enumerate(embedding_units(c)):
-            key = hashlib.sha1(f"{embeddings.model_id}\x1f{text}".encode()).hexdigest()
-            docs.append(
-                Document(
-                    page_content=text,
-                    metadata={"school": c.school, "document": c.document, "clause_id": c.clause_id, "unit": n, "embed_key": key},
-                )
-            )
-            ids.append(f"{c.school}:{c.clause_id}:{n}")
-    total = len(docs)
-    vectors: dict[int, list[float]] = {
-        i: old_vectors[d.metadata["embed_key"]] for i, d in enumerate(docs) if d.metadata["embed_key"] in old_vectors
-    }
-    todo = [i for i in range(total) if i not in vectors]
-    done = len(vectors)
+        by_school.setdefault(c.school, []).append(c)
+    total = sum(len(embedding_units(c)) for c in clauses)
+    done = embedded = 0
     if progress:
-        progress(done, total)
-    for start in range(0, len(todo), 64):
-        batch = todo[start : start + 64]
-        for i, vec in zip(batch, embeddings.embed_documents([docs[i].page_content for i in batch]), strict=True):
-            vectors[i] = vec
-        done += len(batch)
-        if progress:
+        progress(0, total)
+    client = generation_client(generation)
+    # One school at a time: reuse its old vectors, embed the rest, write its collection.
+    for school, school_clauses in by_school.items():
+        records = [r for c in school_clauses for r in _unit_records(c, embeddings.model_id)]
+        old = _old_school_vectors(previous, previous_layout, school)
+        vectors: list = [old.get(meta["embed_key"]) for _, _, meta in records]
+        reused_here = sum(v is not None for v in vectors)
+        done += reused_here
+        if progress and reused_here:
             progress(done, total)
-
-    client = chroma_client(generation / "chroma")
-    client.create_collection(COLLECTION, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
-    store = Chroma(client=client, collection_name=COLLECTION, embedding_function=embeddings)
-    # Vectors are already computed (or reused), so write them straight to the collection.
-    collection = store._collection
-    for start in range(0, total, 512):
-        sl = slice(start, start + 512)
-        collection.add(
-            ids=ids[sl],
-            embeddings=[vectors[i] for i in range(total)[sl]],
-            documents=[d.page_content for d in docs[sl]],
-            metadatas=[d.metadata for d in docs[sl]],
+        todo = [i for i, v in enumerate(vectors) if v is None]
+        for start in range(0, len(todo), 64):
+            batch = todo[start : start + 64]
+            for i, vec in zip(batch, embeddings.embed_documents([records[i][1] for i in batch]), strict=True):
+                vectors[i] = vec
+            done += len(batch)
+            embedded += len(batch)
+            if progress:
+                progress(done, total)
+        collection = client.create_collection(
+            school_collection_name(generation.name, school),
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"school": school, "generation": generation.name},
+            embedding_function=None,
         )
-    with (generation / "clauses.jsonl").open("w", encoding="utf-8") as fh:
-        for c in clauses:
-            fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        for start in range(0, len(records), 512):
+            part = records[start : start + 512]
+            collection.add(
+                ids=[r[0] for r in part],
+                embeddings=[list(v) for v in vectors[start : start + 512]],
+                documents=[r[1] for r in part],
+                metadatas=[r[2] for r in part],
+            )
+
     manifest = {
         "generation": generation.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": embeddings.model_id,
         "pipeline_version": PIPELINE_VERSION,
+        "layout": LAYOUT,
         "schools": manifest_schools,
     }
-    _write_atomic(generation / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
-    return len(todo), total - len(todo)
+    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False)
+    if remote:
+        _write_remote_meta(client, generation, by_school, texts, manifest_text)
+    else:
+        with (generation / "clauses.jsonl").open("w", encoding="utf-8") as fh:
+            for c in clauses:
+                fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        _write_atomic(generation / "manifest.json", manifest_text)
+    return embedded, total - embedded
+
+
+#: Bytes of stored text per request to the Chroma server (its default payload limit is 40 MB).
+_META_BATCH_BYTES = 4_000_000
+
+
+def _write_remote_meta(client, generation: RemoteGeneration, by_school, texts, manifest_text: str) -> None:
+    """Store a generation's texts and clause records on the server, then its manifest (the
+    record that marks the generation finished). Records carry a 1-d placeholder vector:
+    Chroma stores no record without one, and nothing searches this collection."""
+    meta = client.create_collection(
+        meta_collection_name(generation.name), metadata={"generation": generation.name, "created": time.time()}, embedding_function=None
+    )
+    records = [(f"text:{document_text_file(s, d)}", text) for (s, d), text in texts.items()]
+    records += [
+        (f"clauses:{school}", "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in found))
+        for school, found in by_school.items()
+    ]
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for record in [*records, ("manifest", manifest_text)]:
+        if record[0] == "manifest" or (batch and size + len(record[1].encode()) > _META_BATCH_BYTES):
+            if batch:
+                meta.add(ids=[r[0] for r in batch], documents=[r[1] for r in batch], embeddings=[[0.0]] * len(batch))
+            batch, size = [], 0
+        batch.append(record)
+        size += len(record[1].encode())
+    meta.add(ids=[r[0] for r in batch], documents=[r[1] for r in batch], embeddings=[[0.0]] * len(batch))
+
+
+def _switch_pointer(index_dir: Path, generation: Generation, previous: Generation | None) -> None:
+    """Serve ``generation``: rename ``CURRENT`` atomically, or (server mode) update the
+    server's pointer collection and stamp the superseded generation's ``superseded`` time."""
+    if not isinstance(generation, RemoteGeneration):
+        _write_atomic(index_dir / POINTER, generation.name + "\n")
+        return
+    client = chroma_client()
+    pointer = client.get_or_create_collection(SERVER_POINTER, embedding_function=None)
+    pointer.modify(metadata={"current": generation.name, "switched": time.time()})
+    if isinstance(previous, RemoteGeneration):
+        with contextlib.suppress(Exception):
+            old = client.get_collection(meta_collection_name(previous.name))
+            old.modify(metadata={**(old.metadata or {}), "superseded": time.time()})
 
 
 #: A superseded generation is kept this long (seconds) after its last change, so a server
@@ -534,20 +870,49 @@ GENERATION_GRACE_SECONDS = 600
 
 def _collect_old_generations(index_dir: Path, keep: set[str]) -> None:
     """Delete generations other than the served one and the one before it, once they are
-    older than `GENERATION_GRACE_SECONDS`."""
+    older than `GENERATION_GRACE_SECONDS` (folders by modification time; server
+    generations by the time they were superseded)."""
     cutoff = time.time() - GENERATION_GRACE_SECONDS
+    if server_address():
+        with contextlib.suppress(Exception):  # collecting garbage never fails an ingest
+            client = chroma_client()
+            for name in _remote_generation_names() - keep:
+                try:
+                    meta = client.get_collection(meta_collection_name(name)).metadata or {}
+                except Exception:
+                    meta = {}
+                if float(meta.get("superseded", meta.get("created", 0))) < cutoff:
+                    _delete_generation(index_dir, RemoteGeneration(name))
+        return
     for gen in index_dir.glob("gen-*"):
         if gen.is_dir() and gen.name not in keep and gen.stat().st_mtime < cutoff:
             shutil.rmtree(gen, ignore_errors=True)
 
 
-def open_generation(index_dir: Path) -> Path:
-    """The served generation folder.
+def open_generation(index_dir: Path) -> Generation:
+    """The served generation (folder, or `RemoteGeneration` in server mode).
 
     Raises:
-        IndexNotFoundError: no index has been built at ``index_dir``.
+        IndexNotFoundError: no index has been built at ``index_dir`` (or on the server).
+        IndexCorruptError: ``CURRENT`` names no finished generation.
+        IndexUnavailableError: (server mode) the Chroma server cannot be reached.
     """
-    gen = current_generation(Path(index_dir))
-    if gen is None:
-        raise IndexNotFoundError(f"no index at {Path(index_dir).resolve()}: build it with `python ingest.py`")
-    return gen
+    index_dir = Path(index_dir)
+    gen = current_generation(index_dir)
+    if gen is not None:
+        return gen
+    if server_address():
+        raise IndexNotFoundError(
+            f"no index on the Chroma server at {server_address()}: build it with `python ingest.py` (CHROMA_HOST/CHROMA_PORT set)"
+        )
+    pointer = index_dir / POINTER
+    if pointer.exists():
+        try:
+            named = pointer.read_text(encoding="utf-8").strip()[:60]
+        except (OSError, UnicodeDecodeError):
+            named = "?"
+        raise IndexCorruptError(
+            f"the index at {index_dir.resolve()} is corrupt ({POINTER} names {named!r}, not a finished generation): "
+            "rebuild it with `python ingest.py`"
+        )
+    raise IndexNotFoundError(f"no index at {index_dir.resolve()}: build it with `python ingest.py`")

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[], str] | None = None) -> int:
     """Run `build_index` and print its report; ``on_failure`` undoes a corpus change and says so."""
+    from .errors import IndexUnavailableError
     from .indexing import IngestBusyError, IngestFailed, build_index
 
     try:
@@ -132,7 +133,7 @@ def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[],
             file=sys.stderr,
         )
         return EXIT_FAILED
-    except (CorpusError, IngestBusyError) as exc:
+    except (CorpusError, IngestBusyError, IndexUnavailableError) as exc:  # the last: a Chroma server (CHROMA_HOST) down
         undone = on_failure() if on_failure else ""
         print(f"ingest failed: {exc}", file=sys.stderr)
         print(f"The existing index was left untouched{undone}.", file=sys.stderr)

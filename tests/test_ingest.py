@@ -18,7 +18,6 @@ import pytest
 
 from assistant import Assistant
 from assistant.indexing import (
-    COLLECTION,
     IngestFailed,
     build_index,
     chroma_client,
@@ -27,6 +26,7 @@ from assistant.indexing import (
     embedding_units,
     read_clauses,
     read_manifest,
+    school_collection_name,
 )
 from assistant.loading import load_school
 
@@ -78,8 +78,13 @@ def clause_ids(bot: Assistant) -> dict[str, list[str]]:
 
 def chroma_entries(index: Path, school: str) -> tuple[list[str], list[dict]]:
     """(embedded texts, metadatas) the served Chroma collection holds for one school."""
-    collection = chroma_client(current_generation(index) / "chroma").get_collection(COLLECTION)
-    got = collection.get(where={"school": school}, include=["documents", "metadatas"])
+    gen = current_generation(index)
+    names = {c.name for c in chroma_client(gen / "chroma").list_collections()}
+    if school_collection_name(gen.name, school) not in names:
+        return [], []
+    collection = chroma_client(gen / "chroma").get_collection(school_collection_name(gen.name, school))
+    got = collection.get(include=["documents", "metadatas"])
+    assert all(m["school"] == school for m in got["metadatas"])
     return got["documents"], got["metadatas"]
 
 
@@ -88,8 +93,9 @@ def assert_chroma_matches_clauses(index: Path) -> None:
     gen = current_generation(index)
     clauses = read_clauses(gen)
     expected = {f"{c.school}:{c.clause_id}:{n}" for c in clauses for n in range(len(embedding_units(c)))}
-    collection = chroma_client(gen / "chroma").get_collection(COLLECTION)
-    stored = set(collection.get(include=[])["ids"])
+    client = chroma_client(gen / "chroma")
+    assert {c.name for c in client.list_collections()} == {school_collection_name(gen.name, s) for s in {c.school for c in clauses}}
+    stored = {i for c in client.list_collections() for i in client.get_collection(c.name).get(include=[])["ids"]}
     assert stored == expected
 
 

@@ -1,0 +1,259 @@
+"""Server mode: a real `chroma run` holds the index, and two real app processes answer from it.
+
+The app processes get an empty index folder: everything they serve (generation pointer,
+manifest, clause records, document texts, vectors) comes from the Chroma server, as it
+would on another machine. Every subprocess started here is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.indexing import (
+    RemoteGeneration,
+    build_index,
+    chroma_client,
+    current_generation,
+    meta_collection_name,
+    read_clauses,
+    read_manifest,
+    school_collection_name,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+CHROMA = Path(sys.executable).with_name("chroma")
+QUESTION = {"question": "Can I post photos of other children on Facebook?", "school": "glais", "audience": "parent", "history": []}
+
+
+# --- helpers shared with test_faults.py and test_workers.py --------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    """Poll ``check()`` until it returns a truthy value; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: the process exited with status {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            result = check()
+            if result:
+                return result
+        time.sleep(0.3)
+    pytest.fail(f"{what}: not within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a subprocess started with ``start_new_session=True`` and its children (its own group)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def start_chroma(path: Path, port: int, log: Path) -> subprocess.Popen:
+    """``chroma run --path <path>`` on 127.0.0.1:<port>, ready to answer."""
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200, 60, "chroma run", proc)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    """Environment for an app.py subprocess: offline, no rate limit, no question log."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CHROMA_HOST", "CHROMA_PORT")}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ASSISTANT_RATE_LIMIT="off", ASSISTANT_QUESTION_LOG="off")
+    env.update(extra)
+    return env
+
+
+def start_app(port: int, index_dir: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """``app.py --port <port> --index-dir <index_dir>``, started (not yet necessarily ready)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(index_dir), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 240) -> dict:
+    """Wait for ``/healthz`` to answer 200; returns its JSON."""
+    return wait_until(
+        lambda: (r := httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)).status_code == 200 and r.json(),
+        timeout,
+        f"app on port {port} healthy",
+        proc,
+    )
+
+
+@contextlib.contextmanager
+def server_env(port: int) -> Iterator[None]:
+    """CHROMA_HOST/CHROMA_PORT set in this process for the duration (ingest into the server)."""
+    saved = {k: os.environ.get(k) for k in ("CHROMA_HOST", "CHROMA_PORT")}
+    os.environ.update(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chroma(tmp_path_factory) -> Iterator[tuple[int, Path]]:
+    """A real Chroma server on a free port: (port, folder of its logs and the ingest lock)."""
+    root = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    proc = start_chroma(root / "data", port, root / "chroma.log")
+    try:
+        yield port, root
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def ingested(chroma) -> tuple[int, Path, object]:
+    """The bundled corpus ingested into the server: (port, root, report)."""
+    port, root = chroma
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    with server_env(port):
+        report = build_index(corpus, root / "ingest-index")
+    return port, root, report
+
+
+@pytest.fixture(scope="module")
+def two_apps(ingested) -> Iterator[tuple[list[int], object]]:
+    """Two app.py processes reading the server, each with an empty index folder of its own."""
+    port, root, report = ingested
+    env = app_env(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
+    ports, procs = [], []
+    try:
+        for n in range(2):
+            empty = root / f"app{n}-index"
+            empty.mkdir()
+            ports.append(free_port())
+            procs.append(start_app(ports[-1], empty, env, root / f"app{n}.log", "--reload-interval", "0.5"))
+        for app_port, proc in zip(ports, procs, strict=True):
+            wait_healthy(app_port, proc)
+        yield ports, report
+    finally:
+        for proc in procs:
+            stop(proc)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_ingest_writes_the_whole_generation_to_the_server(ingested):
+    port, root, report = ingested
+    assert report.changed and not report.problems
+    assert not list((root / "ingest-index").glob("gen-*"))  # nothing but the lock on the ingest machine
+    with server_env(port):
+        generation = current_generation(root / "somewhere-else")
+        assert generation == RemoteGeneration(report.generation)
+        manifest = read_manifest(generation)
+        assert sorted(manifest["schools"]) == sorted(report.schools)
+        clauses = read_clauses(generation)
+        assert {c.school for c in clauses} == set(report.schools)
+        names = {c.name for c in chroma_client().list_collections()}
+        for school in report.schools:  # one collection per school, holding only that school's vectors
+            collection = chroma_client().get_collection(school_collection_name(generation.name, school))
+            metas = collection.get(include=["metadatas"])["metadatas"]
+            assert metas and {m["school"] for m in metas} == {school}
+        assert meta_collection_name(generation.name) in names
+        # an unchanged corpus writes nothing new
+        again = build_index(root / "corpus", root / "ingest-index")
+        assert not again.changed and again.generation == report.generation
+
+
+def test_two_app_processes_answer_from_the_server_with_the_same_citations(two_apps):
+    ports, report = two_apps
+    answers = []
+    for port in ports:
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()
+        assert health["generation"] == report.generation and health["schools"] == len(report.schools)
+        response = httpx.post(f"http://127.0.0.1:{port}/api/ask", json=QUESTION, timeout=60)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    first, second = answers
+    assert first["citations"], first
+    assert [c["clause_id"] for c in first["citations"]] == [c["clause_id"] for c in second["citations"]]
+    assert first["verdict"] == second["verdict"]
+    assert {c["school"] for c in first["citations"]} == {"glais"}
+    # the policy viewer's text comes from the server too
+    url = first["citations"][0]["url"].split("#")[0]
+    for port in ports:
+        page = httpx.get(f"http://127.0.0.1:{port}{url}", timeout=30)
+        assert page.status_code == 200 and first["citations"][0]["clause_id"] in page.text
+
+
+def test_a_new_ingest_is_picked_up_by_every_app_and_old_generations_are_collected(two_apps, ingested, monkeypatch):
+    ports, report = two_apps
+    port, root, _ = ingested
+    policy = root / "corpus" / "glais" / "social-media-mobile-phones-photography-policy.txt"
+    added = "Parents must not share photographs of the school's residential trip on any website."
+    policy.write_text(policy.read_text(encoding="utf-8") + f"\n\n{added}\n", encoding="utf-8")
+    with server_env(port):
+        fresh = build_index(root / "corpus", root / "ingest-index")
+    assert fresh.changed and fresh.generation != report.generation
+    assert fresh.reused > fresh.embedded  # unchanged clauses' vectors were copied from the old generation
+    for app_port in ports:
+        wait_until(
+            lambda p=app_port: httpx.get(f"http://127.0.0.1:{p}/healthz", timeout=30).json()["generation"] == fresh.generation,
+            60,
+            f"app on {app_port} serving {fresh.generation}",
+        )
+        body = {**QUESTION, "question": "Can I put photos of the residential trip on a website?"}
+        cited = httpx.post(f"http://127.0.0.1:{app_port}/api/search", json=body, timeout=60).json()["citations"]
+        assert any(added in c["text"] for c in cited)
+
+    # with no grace period, a third ingest deletes every generation but the served one and its predecessor
+    import assistant.indexing as indexing
+
+    monkeypatch.setattr(indexing, "GENERATION_GRACE_SECONDS", 0)
+    policy.write_text(policy.read_text(encoding="utf-8") + "\nVisitors must sign in at reception.\n", encoding="utf-8")
+    with server_env(port):
+        third = build_index(root / "corpus", root / "ingest-index")
+        left = {c.name.split(".", 1)[0] for c in chroma_client().list_collections() if c.name.startswith("gen-")}
+    assert left == {fresh.generation, third.generation}
