@@ -476,7 +476,18 @@ def _collection_names(client) -> list[str]:
 def _fingerprint(school: School, doc, model_id: str) -> str:
     dates = [doc.adopted, doc.last_reviewed, doc.next_review]
     key = json.dumps(
-        [PIPELINE_VERSION, EXTRACTOR_VERSION, model_id, school.name, doc.title, doc.sha256, doc.audiences, doc.source_format, dates],
+        [
+            PIPELINE_VERSION,
+            EXTRACTOR_VERSION,
+            model_id,
+            school.name,
+            list(school.widget_origins),
+            doc.title,
+            doc.sha256,
+            doc.audiences,
+            doc.source_format,
+            dates,
+        ],
         sort_keys=True,
     )
     return hashlib.sha256(key.encode()).hexdigest()
@@ -569,6 +580,8 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
     problems: list[CorpusError] = list(scan.problems)
     served: dict[tuple[str, str], tuple[dict, list[Clause], str | None]] = {}  # → (manifest entry, clauses, text)
     names: dict[str, str] = {}
+    # Recorded in the manifest so app processes without the corpus (Chroma server mode) know them.
+    widget_origins: dict[str, list[str]] = {}
     changes: list[DocumentChange] = []
     problem_of = {(p.path.parent.name, p.path.stem): p for p in problems}
     for sscan in scan.schools:
@@ -576,6 +589,7 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
         failed = set(sscan.failed)
         if school is not None:
             names[school_id] = school.name
+            widget_origins[school_id] = list(school.widget_origins)
             school_clauses = chunk_school(school)
             for doc in school.documents:
                 doc_clauses = [c for c in school_clauses if c.document == doc.document]
@@ -620,6 +634,7 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
                     for c in read_clauses(previous):
                         old_clauses.setdefault((c.school, c.document), []).append(c)
                 names.setdefault(school_id, old_manifest["schools"][school_id]["name"])
+                widget_origins.setdefault(school_id, old_manifest["schools"][school_id].get("widget_origins", []))
                 text = _stored_text(previous, old)
                 served[(school_id, doc_id)] = (old, old_clauses.get((school_id, doc_id), []), text)
                 kept = DocumentChange(school_id, doc_id, "kept", old["clauses"], old.get("file", ""), old.get("format", ""))
@@ -636,7 +651,8 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
     clauses: list[Clause] = []
     texts: dict[tuple[str, str], str] = {}
     for (school_id, doc_id), (entry, doc_clauses, text) in sorted(served.items()):
-        manifest_schools.setdefault(school_id, {"name": names[school_id], "documents": {}})["documents"][doc_id] = entry
+        school_entry = {"name": names[school_id], "widget_origins": widget_origins.get(school_id, []), "documents": {}}
+        manifest_schools.setdefault(school_id, school_entry)["documents"][doc_id] = entry
         clauses.extend(doc_clauses)
         if text is not None:
             texts[(school_id, doc_id)] = text

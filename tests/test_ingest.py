@@ -139,6 +139,30 @@ def test_re_running_an_unchanged_corpus_writes_nothing(fresh):
     assert report.schools == first.schools
 
 
+def test_a_schools_widget_sites_travel_in_the_index_and_a_change_to_them_is_served(workspace):
+    """App processes that have only the index (Chroma server mode) still know where each
+    school's widget may appear; editing the list in school.toml reaches them on re-ingest."""
+    corpus, index = workspace
+    manifest = Assistant.load(index).manifest["schools"]
+    assert manifest["glais"]["widget_origins"] == list(load_school(corpus / "glais").widget_origins)
+    assert manifest["glais"]["widget_origins"] != manifest["st-michaels"]["widget_origins"]
+
+    toml = corpus / "glais" / "school.toml"
+    toml.write_text(
+        "\n".join(
+            'widget_origins = ["https://parents.glais.example"]' if line.startswith("widget_origins") else line
+            for line in toml.read_text(encoding="utf-8").splitlines()
+        ),
+        encoding="utf-8",
+    )
+    report = build_index(corpus, index)
+
+    assert report.changed and report.embedded == 0  # the same clause texts: vectors reused
+    served = Assistant.load(index).manifest["schools"]
+    assert served["glais"]["widget_origins"] == ["https://parents.glais.example"]
+    assert served["st-michaels"]["widget_origins"] == manifest["st-michaels"]["widget_origins"]
+
+
 # --- editing, removing, adding -------------------------------------------------------------------
 
 
