@@ -168,9 +168,11 @@ class Server:
     Attributes:
         started: `time.perf_counter()` just before the process was spawned;
         base_url; process; log: its combined output file.
+
+    ``env`` adds to (or overrides) `BENCH_ENV` for this server, e.g. ``ASSISTANT_QUESTION_LOG``.
     """
 
-    def __init__(self, system: str, index_dir: Path, workers: int = 1, log_dir: Path = DATA / "logs") -> None:
+    def __init__(self, system: str, index_dir: Path, workers: int = 1, log_dir: Path = DATA / "logs", env: dict | None = None) -> None:
         self.system = system
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -181,7 +183,7 @@ class Server:
         self.process = subprocess.Popen(
             server_command(system, index_dir, self.port, workers),
             cwd=ROOT,
-            env={**os.environ, **BENCH_ENV},
+            env={**os.environ, **BENCH_ENV, **(env or {})},
             stdout=self._log_fh,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -3,8 +3,9 @@
     python bench/soak.py [--questions 20000] [--clients 32] [--max-minutes 90] [--index-dir index] [--json OUT]
     python bench/soak.py --fuzz [--max-examples 200]      # schemathesis against /openapi.json instead (make fuzz)
 
-Starts ``app.py`` on a free 127.0.0.1 port (``ASSISTANT_RATE_LIMIT=off``, the question log on
-in a temporary folder, as in production), waits for ``/healthz``, then ``--clients`` asyncio
+Starts ``app.py`` on a free 127.0.0.1 port with `common.Server` (``ASSISTANT_RATE_LIMIT=off``,
+the question log on in a temporary folder, as in production; the server's output goes to
+``bench/.data/logs/``), waits for its first answer, then ``--clients`` asyncio
 clients (httpx) send ``--questions`` questions in all — 80% ``/api/ask``, 20% ``/api/search``,
 drawn from the evaluation banks with their school, audience and history; half of them reworded
 ("Hi, quick question: …", a number appended) so the query-embedding cache cannot answer them.
@@ -24,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,101 +40,23 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import common  # noqa: E402
+
 BANKS = [ROOT / "evals" / "banks" / name for name in ("policy_bank.jsonl", "starter.jsonl", "holdout.jsonl")]
 PREFIXES = ("", "Hi, quick question: ", "Sorry to bother you - ", "Hello! ")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) by linear interpolation; nan for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def load_questions() -> list[dict]:
-    """Every question of the banks with its school, audience and history."""
-    out = []
-    for bank in BANKS:
-        for line in bank.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                item = json.loads(line)
-                out.append(
-                    {
-                        "question": item["question"],
-                        "school": item["school"],
-                        "audience": item.get("audience"),
-                        "history": item.get("history", []),
-                    }
-                )
-    return out
-
-
-def start_server(index_dir: Path, port: int, log_dir: Path) -> subprocess.Popen:
-    """``python app.py`` on 127.0.0.1:``port``, rate limit off, question log in ``log_dir``."""
-    env = {
-        **os.environ,
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "ASSISTANT_RATE_LIMIT": "off",
-        "ASSISTANT_QUESTION_LOG": str(log_dir / "questions.sqlite3"),
-    }
-    cmd = [
-        sys.executable,
-        str(ROOT / "app.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--index-dir",
-        str(index_dir),
-        "--log-level",
-        "warning",
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=sys.stderr, stderr=sys.stderr, start_new_session=True)
-
-
-def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 240) -> None:
-    """Block until ``/healthz`` is 200; raises RuntimeError if the server exits or times out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"app.py exited with code {server.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("app.py did not become healthy in time")
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident memory of process ``pid`` and its children."""
-    proc = psutil.Process(pid)
-    total = proc.memory_info().rss
-    for child in proc.children(recursive=True):
-        with contextlib.suppress(psutil.Error):  # a child may exit between listing and reading
-            total += child.memory_info().rss
-    return total
+#: Seconds from spawning app.py to its first answer before the run is abandoned.
+START_TIMEOUT = 240
 
 
 class MemorySampler(threading.Thread):
-    """Samples the server's RSS every ``every`` seconds into ``samples`` as (monotonic seconds, bytes)."""
+    """Samples the server's RSS (`common.Server.rss_bytes`) every ``every`` seconds into ``samples`` as (monotonic seconds, bytes)."""
 
-    def __init__(self, pid: int, every: float = 2.0) -> None:
+    def __init__(self, server: common.Server, every: float = 2.0) -> None:
         super().__init__(name="rss-sampler", daemon=True)
-        self.pid, self.every = pid, every
+        self.server, self.every = server, every
         self.samples: list[tuple[float, int]] = []
         self.stopped = threading.Event()
 
@@ -143,7 +64,7 @@ class MemorySampler(threading.Thread):
         """Sample until `stopped` is set or the process is gone."""
         while not self.stopped.is_set():
             try:
-                self.samples.append((time.monotonic(), rss_bytes(self.pid)))
+                self.samples.append((time.monotonic(), self.server.rss_bytes()))
             except psutil.Error:
                 return
             self.stopped.wait(self.every)
@@ -213,29 +134,41 @@ def memory_summary(samples: list[tuple[float, int]]) -> dict:
     }
 
 
+def start_server(index_dir: Path, log_dir: Path) -> common.Server:
+    """``app.py`` over ``index_dir`` (`common.Server`: offline, rate limit off) with its question log in ``log_dir``.
+
+    Returns once it has answered a first question (a bank question, so it is logged too).
+
+    Raises:
+        RuntimeError: the server exited or gave no answer within `START_TIMEOUT` s (its log is named).
+    """
+    server = common.Server("ours", index_dir.resolve(), env={"ASSISTANT_QUESTION_LOG": str(log_dir / "questions.sqlite3")})
+    print(f"server log: {server.log}", file=sys.stderr, flush=True)
+    try:
+        server.first_answer(common.load_questions(BANKS[:1])[0], timeout=START_TIMEOUT)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def run_soak(args) -> int:
     """The soak; prints the table and returns the exit status."""
-    questions = load_questions()
+    questions = common.load_questions(BANKS)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(args.index_dir), port, Path(tmp))
-        try:
-            wait_healthy(base, server)
-            sampler = MemorySampler(server.pid)
+        log_path = Path(tmp) / "questions.sqlite3"
+        with start_server(Path(args.index_dir), Path(tmp)) as server:
+            logged_before = _count_logged(log_path) or 0  # the start-up question
+            sampler = MemorySampler(server)
             sampler.start()
-            raw = asyncio.run(soak(base, questions, args.questions, args.clients, args.max_minutes * 60, args.seed))
+            raw = asyncio.run(soak(server.base_url, questions, args.questions, args.clients, args.max_minutes * 60, args.seed))
             sampler.stopped.set()
             sampler.join()
-            logged = _count_logged(Path(tmp) / "questions.sqlite3")
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            logged = _count_logged(log_path)
+    if logged is not None:
+        logged -= logged_before
     lat = raw["latencies"]
+    summary = common.latency_summary(lat)
     five_xx = sum(n for code, n in raw["statuses"].items() if code.startswith("5"))
     memory = memory_summary(sampler.samples)
     result = {
@@ -247,10 +180,10 @@ def run_soak(args) -> int:
         "statuses": raw["statuses"],
         "five_xx": five_xx,
         "transport_errors": raw["statuses"].get("transport error", 0),
-        "p50_ms": round(percentile(lat, 50), 1),
-        "p95_ms": round(percentile(lat, 95), 1),
-        "p99_ms": round(percentile(lat, 99), 1),
-        "max_ms": round(max(lat), 1) if lat else None,
+        "p50_ms": round(summary["p50"], 1),
+        "p95_ms": round(summary["p95"], 1),
+        "p99_ms": round(summary["p99"], 1),
+        "max_ms": round(summary["max"], 1) if lat else None,
         "questions_logged": logged,
         "memory": memory,
         "errors": raw["errors"],
@@ -293,36 +226,24 @@ def _count_logged(path: Path) -> int | None:
 
 def run_fuzz(args) -> int:
     """schemathesis against /openapi.json of a fresh server; returns its exit status."""
-    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(Path(args.index_dir), port, Path(tmp))
-        try:
-            wait_healthy(base, server)
-            cmd = [
-                str(Path(sys.executable).with_name("schemathesis")),
-                "run",
-                f"{base}/openapi.json",
-                "--checks",
-                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-                "--max-examples",
-                str(args.max_examples),
-                "--workers",
-                "2",
-                "--request-timeout",
-                "60",
-                "--seed",
-                str(args.seed),
-            ]
-            print("$", " ".join(cmd), flush=True)
-            return subprocess.run(cmd, cwd=ROOT, check=False).returncode
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp, start_server(Path(args.index_dir), Path(tmp)) as server:
+        cmd = [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{server.base_url}/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            str(args.max_examples),
+            "--workers",
+            "2",
+            "--request-timeout",
+            "60",
+            "--seed",
+            str(args.seed),
+        ]
+        print("$", " ".join(cmd), flush=True)
+        return subprocess.run(cmd, cwd=ROOT, check=False).returncode
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,23 @@ def serve_app(app, timeout: float = 60.0) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def launch_chromium() -> Iterator:
+    """Debian's Chromium (`CHROMIUM`), headless, launched by Playwright; yields the Playwright ``Browser`` and closes it on exit.
+
+    Raises:
+        ImportError: Playwright is not installed (tests call ``pytest.importorskip`` first).
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextlib.contextmanager
 def serve_example_site(app_base: str) -> Iterator[str]:
     """Serve ``examples/school-site.html`` (its widget tag pointed at ``app_base``) on another port.
 

@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlparse
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, contrast_ratio, normalise, screenshot, serve_app, serve_example_site
+from browser_helpers import CHROMIUM, contrast_ratio, launch_chromium, normalise, screenshot, serve_app, serve_example_site
 
 from assistant.web import WebSettings, create_app
 from assistant.web.render import VERDICT_LABELS
@@ -41,10 +41,8 @@ def app_url(index_dir, bot):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 class Tab:

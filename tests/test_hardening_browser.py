@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, screenshot, serve_app, serve_example_site
+from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, serve_example_site
 
 from assistant.indexing import build_index
 from assistant.web import WebSettings, create_app
@@ -49,10 +49,8 @@ def corpus_and_app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with launch_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def test_widget_loads_on_the_schools_site_and_is_refused_on_another(corpus_and_app, browser):

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from server_helpers import app_env, free_port, start_app, stop, wait_healthy
 
 from assistant.cli import main as cli_main
 from assistant.question_log import QuestionLog
@@ -153,35 +151,13 @@ def test_question_log_off_writes_nothing(index_dir, bot, tmp_path):
 # --- durability: kill -9 loses no acknowledged question ------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_acknowledged_questions_survive_kill_9_of_the_server(index_dir, tmp_path):
     path = tmp_path / "questions.sqlite3"
-    port = _free_port()
-    env = {**os.environ, "ASSISTANT_QUESTION_LOG": str(path), "ASSISTANT_RATE_LIMIT": "off", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--index-dir", str(index_dir), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    port = free_port()
+    server = start_app(port, index_dir, app_env(ASSISTANT_QUESTION_LOG=str(path)), tmp_path / "app.log", "--log-level", "warning")
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.3)
+        wait_healthy(port, server, timeout=180)
         acknowledged = []
         with httpx.Client(base_url=base, timeout=30) as http:
             for n in range(25):
@@ -191,10 +167,7 @@ def test_acknowledged_questions_survive_kill_9_of_the_server(index_dir, tmp_path
         os.kill(server.pid, signal.SIGKILL)  # no shutdown handler runs
         server.wait(timeout=30)
     finally:
-        if server.poll() is None:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        server.stderr.close()
+        stop(server)
     assert len(acknowledged) == 25
     stored = QuestionLog(path).questions("st-michaels")
     assert stored == acknowledged

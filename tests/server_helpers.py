@@ -1,0 +1,86 @@
+"""Helpers for tests that run real subprocesses (app.py, `chroma run`) on free 127.0.0.1 ports.
+
+Used by tests/test_chroma_server.py (and through it test_faults.py, test_workers.py) and
+tests/test_question_log.py. Every process started with `start_app` runs in its own session,
+so `stop` ends it and its workers together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    """Poll ``check()`` until it returns a truthy value; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: the process exited with status {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            result = check()
+            if result:
+                return result
+        time.sleep(0.3)
+    pytest.fail(f"{what}: not within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a subprocess started with ``start_new_session=True`` and its children (its own group)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    """Environment for an app.py subprocess: offline, no rate limit, no question log."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CHROMA_HOST", "CHROMA_PORT")}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ASSISTANT_RATE_LIMIT="off", ASSISTANT_QUESTION_LOG="off")
+    env.update(extra)
+    return env
+
+
+def start_app(port: int, index_dir: Path, env: dict[str, str], log: Path, *args: str) -> subprocess.Popen:
+    """``app.py --port <port> --index-dir <index_dir>``, started (not yet necessarily ready)."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(index_dir), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 240) -> dict:
+    """Wait for ``/healthz`` to answer 200; returns its JSON."""
+    return wait_until(
+        lambda: (r := httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30)).status_code == 200 and r.json(),
+        timeout,
+        f"app on port {port} healthy",
+        proc,
+    )
