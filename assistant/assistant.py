@@ -28,7 +28,7 @@ from .indexing import (
     server_address,
     verify_generation,
 )
-from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
+from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
 
 MAX_HISTORY = 20
@@ -208,18 +208,9 @@ class Assistant:
             raise ValueError("history must be a list of earlier questions (strings)")
         return [h for h in list(history) if h.strip()][-MAX_HISTORY:]
 
-    def _query_vector(self, parts: tuple[str, ...]) -> list[float]:
-        """Unit dense vector of a planned query: its one part's embedding, or the normalised
-        sum of its parts' (cached) embeddings."""
-        if len(parts) == 1:
-            return self.embeddings.embed_query(parts[0])
-        total = np.sum([np.asarray(self.embeddings.embed_query(p), dtype=np.float64) for p in parts], axis=0)
-        return (total / np.linalg.norm(total)).tolist()
-
-    def _query_scores(self, query: PlannedQuery, school: str) -> QueryScores:
+    def _query_scores(self, text: str, school: str, weight: float) -> QueryScores:
         index = self._schools[school]
-        text, weight = query.text, query.weight
-        vector = self._query_vector(query.parts)
+        vector = self.embeddings.embed_query(text)
         # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
         try:
             hits = self._store(school).similarity_search_by_vector_with_relevance_scores(
@@ -237,11 +228,11 @@ class Assistant:
         return QueryScores(dense, index.lexical.scores(expand_query(text)), weight)
 
     @staticmethod
-    def _plan(question: str, history: list[str], audience: str | None) -> list[PlannedQuery]:
+    def _plan(question: str, history: list[str], audience: str | None) -> list[tuple[str, float]]:
         return query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
 
-    def _candidates(self, plan: list[PlannedQuery], school: str, audience: str | None) -> list[Candidate]:
-        queries = [self._query_scores(query, school) for query in plan]
+    def _candidates(self, plan: list[tuple[str, float]], school: str, audience: str | None) -> list[Candidate]:
+        queries = [self._query_scores(text, school, weight) for text, weight in plan]
         return fuse(self._schools[school].clauses, queries, audience)
 
     def search(
@@ -287,5 +278,5 @@ class Assistant:
         plan = self._plan(question, history, audience)
         candidates = self._candidates(plan, school, audience)
         meta = self.manifest["schools"][school]
-        query = plan[-1].text
+        query = plan[-1][0]
         return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)
