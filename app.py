@@ -144,6 +144,8 @@ def _serve_workers(settings) -> int:
             "ASSISTANT_WORKERS": "1",
         }
     )
+    # N workers each embedding on every core would oversubscribe them: share the cores out.
+    os.environ.setdefault("ASSISTANT_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     _print_urls(settings, sorted(manifest["schools"]), generation.name)
     uvicorn.run(
         "assistant.web.server:app_factory",
