@@ -7,6 +7,7 @@ smaller/faster; for throughputs above 1 means ours does more per second.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 MB = 2**20
 
@@ -258,6 +259,11 @@ latency, seconds and memory; above 1 is more for throughput).
 """
 
 
+#: The written analysis of the missed targets (with its profile), kept beside the scripts.
+LIMITS = Path(__file__).with_name("limits.md")
+
+
 def render_document(results: list[dict]) -> str:
-    """The whole BENCHMARKS.md: the preamble, then each size's tables."""
-    return PREAMBLE + "\n" + "\n".join(render_size(r) for r in results)
+    """The whole BENCHMARKS.md: the preamble, each size's tables, then `LIMITS`."""
+    limits = "\n" + LIMITS.read_text(encoding="utf-8") if LIMITS.exists() else ""
+    return PREAMBLE + "\n" + "\n".join(render_size(r) for r in results) + limits
