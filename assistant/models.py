@@ -98,12 +98,14 @@ def onnx_model_path(name: str) -> Path:
         ValueError / ModelUnavailableError: as `model_path`.
         assistant.onnx_encoder.EncoderExportError: the export failed.
     """
-    import torch
+    from importlib.metadata import version as installed_version
 
     from .onnx_encoder import OPSET, export_onnx
 
     source = model_path(name)
-    version = torch.__version__.split("+")[0]
+    # Read from the package metadata: importing torch here would cost the server ~2 s and
+    # hundreds of MB at start-up, and torch is only needed when the export is made.
+    version = installed_version("torch").split("+")[0]
     return export_onnx(source, model_cache_dir() / "onnx" / f"{name}-opset{OPSET}-torch{version}.onnx")
 
 
