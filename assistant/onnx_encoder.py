@@ -172,8 +172,7 @@ class OnnxSentenceEncoder:
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Embed ``texts``; batches are sorted by length so padding stays short."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), 0), dtype=np.float32)
-        rows: dict[int, np.ndarray] = {}
+        out: np.ndarray | None = None
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             encoded = self._tokenizer.encode_batch([texts[i] for i in batch])
@@ -183,8 +182,9 @@ class OnnxSentenceEncoder:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            for i, vec in zip(batch, pooled, strict=True):
-                rows[i] = vec
-        if rows:
-            out = np.vstack([rows[i] for i in range(len(texts))]).astype(np.float32)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[batch] = pooled
+        if out is None:
+            out = np.empty((0, 0), dtype=np.float32)
         return out
