@@ -17,6 +17,7 @@ from .indexing import (
     LAYOUT,
     Generation,
     RemoteGeneration,
+    clause_id_of_vector,
     embedding_text,
     embedding_units,
     generation_client,
@@ -28,7 +29,7 @@ from .indexing import (
     server_address,
     verify_generation,
 )
-from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, QueryScores, expand_query, fuse, query_plan, role_query
+from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
 
 MAX_HISTORY = 20
@@ -95,30 +96,26 @@ class Assistant:
         self._client = generation_client(generation)
         # Generations from before per-school collections keep one filtered collection.
         self._per_school = self.manifest.get("layout") == LAYOUT
-        self._stores: dict[str, object] = {}  # school -> langchain Chroma over its collection, opened on first use
-        self._stores_lock = threading.Lock()
+        self._collections: dict[str, object] = {}  # school -> its Chroma collection, opened on first use
+        self._collections_lock = threading.Lock()
         by_school: dict[str, list[Clause]] = {}
         for clause in read_clauses(generation):
             by_school.setdefault(clause.school, []).append(clause)
         self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
         self.max_question_chars = Settings().max_question_chars  # read once, not per request
 
-    def _store(self, school: str):
-        """The vector store to query for ``school`` (its own collection, or the legacy shared one)."""
+    def _collection(self, school: str):
+        """The Chroma collection to query for ``school`` (its own, or the legacy shared one)."""
         key = school if self._per_school else COLLECTION
-        store = self._stores.get(key)
-        if store is None:
-            from langchain_chroma import Chroma
-
+        collection = self._collections.get(key)
+        if collection is None:
             name = school_collection_name(self.generation.name, school) if self._per_school else COLLECTION
-            with self._stores_lock:
-                store = self._stores.get(key)
-                if store is None:
-                    store = Chroma(
-                        client=self._client, collection_name=name, embedding_function=self.embeddings, create_collection_if_not_exists=False
-                    )
-                    self._stores[key] = store
-        return store
+            with self._collections_lock:
+                collection = self._collections.get(key)
+                if collection is None:
+                    collection = self._client.get_collection(name, embedding_function=None)
+                    self._collections[key] = collection
+        return collection
 
     @classmethod
     def load(cls, index_dir: str | Path | None = None) -> Assistant:
@@ -208,31 +205,40 @@ class Assistant:
             raise ValueError("history must be a list of earlier questions (strings)")
         return [h for h in list(history) if h.strip()][-MAX_HISTORY:]
 
-    def _query_scores(self, text: str, school: str, weight: float) -> QueryScores:
+    def _query_scores(self, query: PlannedQuery, school: str) -> QueryScores:
         index = self._schools[school]
-        vector = self.embeddings.embed_query(text)
-        # langchain-chroma returns the collection's distance here (cosine: 1 - similarity).
+        if query.light:
+            vector, scale = self.embeddings.embed_query_light(query.text), self.embeddings.light_scale
+        else:
+            vector, scale = self.embeddings.embed_query(query.text), 1.0
+        # Straight to the collection for ids and distances only: langchain-chroma's
+        # similarity search also fetches every hit's text and metadata and builds a Document
+        # per hit, 11.2 vs 3.6 ms a query here (150 hits), which follow-ups pay twice.
         try:
-            hits = self._store(school).similarity_search_by_vector_with_relevance_scores(
-                vector, k=min(DENSE_VECTORS, index.vectors), filter=None if self._per_school else {"school": school}
+            hits = self._collection(school).query(
+                query_embeddings=[vector],
+                n_results=min(DENSE_VECTORS, index.vectors),
+                where=None if self._per_school else {"school": school},
+                include=["distances"],
             )
         except Exception as exc:  # a server down, a store gone: callers answer 503, not a traceback
             raise self._unavailable(exc) from exc
         dense = np.full(len(index.clauses), -np.inf, dtype=np.float32)
-        for doc, distance in hits:
-            pos = index.position.get(doc.metadata["clause_id"])
-            if pos is not None:  # the filter guarantees the school; this guards a stale id
-                dense[pos] = max(dense[pos], 1.0 - distance)  # max-pool a clause's vectors
+        for vid, distance in zip(hits["ids"][0], hits["distances"][0], strict=True):
+            pos = index.position.get(clause_id_of_vector(vid))
+            if pos is not None:  # the school scope guarantees the tenant; this guards a stale id
+                # cosine space: similarity = 1 - distance; max-pool a clause's vectors
+                dense[pos] = max(dense[pos], (1.0 - distance) / scale)
         retrieved = np.isfinite(dense)
         dense[~retrieved] = dense[retrieved].min() if retrieved.any() else UNRETRIEVED
-        return QueryScores(dense, index.lexical.scores(expand_query(text)), weight)
+        return QueryScores(dense, index.lexical.scores(expand_query(query.text)), query.weight)
 
     @staticmethod
-    def _plan(question: str, history: list[str], audience: str | None) -> list[tuple[str, float]]:
+    def _plan(question: str, history: list[str], audience: str | None) -> list[PlannedQuery]:
         return query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
 
-    def _candidates(self, plan: list[tuple[str, float]], school: str, audience: str | None) -> list[Candidate]:
-        queries = [self._query_scores(text, school, weight) for text, weight in plan]
+    def _candidates(self, plan: list[PlannedQuery], school: str, audience: str | None) -> list[Candidate]:
+        queries = [self._query_scores(query, school) for query in plan]
         return fuse(self._schools[school].clauses, queries, audience)
 
     def search(
@@ -278,5 +284,5 @@ class Assistant:
         plan = self._plan(question, history, audience)
         candidates = self._candidates(plan, school, audience)
         meta = self.manifest["schools"][school]
-        query = plan[-1][0]
+        query = plan[-1].text
         return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)

@@ -61,6 +61,7 @@ class EnsembleEmbeddings(Embeddings):
         self.dimension = sum(int(e.get_embedding_dimension()) for e in self._encoders)
         self._lock = threading.Lock()  # one forward pass at a time per process: 2 cores
         self._embed_query_cached = lru_cache(maxsize=4096)(self._embed_query_uncached)
+        self._embed_query_light_cached = lru_cache(maxsize=1024)(self._embed_query_light_uncached)
 
     @property
     def model_id(self) -> str:
@@ -102,6 +103,33 @@ class EnsembleEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query; returns a unit vector."""
         return self._embed_query_cached(text).tolist()
+
+    @property
+    def light_scale(self) -> float:
+        """The first model's share of an ensemble vector (the square root of its weight share).
+
+        The cosine similarity of an `embed_query_light` vector and a passage vector is
+        this times the first model's own cosine similarity of the two texts.
+        """
+        return self._scales[0]
+
+    def _embed_query_light_uncached(self, text: str) -> np.ndarray:
+        with self._lock:
+            head = self._encoders[0].encode([text], BATCH_SIZE)[0]
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        vector[: head.shape[0]] = head
+        vector.flags.writeable = False
+        return vector
+
+    def embed_query_light(self, text: str) -> list[float]:
+        """Embed one query with the ensemble's first model only (the lightest by convention:
+        all-MiniLM-L6-v2 in the default ``minilm:0.5,mpnet:1``).
+
+        Returns a unit vector of length `dimension` that is zero outside the first model's
+        part, so it searches the same collection as full query vectors; divide a cosine
+        similarity by `light_scale` to get the first model's own similarity.
+        """
+        return self._embed_query_light_cached(text).tolist()
 
 
 class _TorchEncoder:

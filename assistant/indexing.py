@@ -729,13 +729,23 @@ def _delete_generation(index_dir: Path, generation: Generation) -> None:
                 client.delete_collection(name)
 
 
+def vector_id(clause: Clause, unit: int) -> str:
+    """Chroma id of a clause's ``unit``-th vector: ``"<school>:<clause_id>:<unit>"``."""
+    return f"{clause.school}:{clause.clause_id}:{unit}"
+
+
+def clause_id_of_vector(vector_id: str) -> str:
+    """The clause id inside a `vector_id` (clause ids and unit numbers never hold a colon)."""
+    return vector_id.rsplit(":", 2)[1]
+
+
 def _unit_records(clause: Clause, model_id: str) -> list[tuple[str, str, dict]]:
     """(id, embedded text, metadata) of each vector of one clause."""
     out = []
     for n, text in enumerate(embedding_units(clause)):
         key = hashlib.sha1(f"{model_id}\x1f{text}".encode()).hexdigest()
         meta = {"school": clause.school, "document": clause.document, "clause_id": clause.clause_id, "unit": n, "embed_key": key}
-        out.append((f"{clause.school}:{clause.clause_id}:{n}", text, meta))
+        out.append((vector_id(clause, n), text, meta))
     return out
 
 

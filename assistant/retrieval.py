@@ -6,8 +6,9 @@ Pipeline for a question (always scoped to one school, the tenant, before any ran
    "can pupils…", `role_query`); a chat's previous question is read with the current
    one (`query_plan`).
 2. Dense: the query's ensemble embedding (MiniLM + mpnet, see `assistant.embedding`)
-   against the school's clause vectors in Chroma (``filter={"school": …}``); a clause's
-   score is the best of its vectors (whole clause and each sentence).
+   against the school's own Chroma collection (one per tenant); a clause's score is the
+   best of its vectors (whole clause and each sentence). A follow-up's secondary query
+   text is embedded by MiniLM alone (`PlannedQuery.light`).
 3. Lexical: stemmed BM25 (bm25s + PyStemmer) over the school's clauses, the query
    expanded with everyday-to-policy vocabulary (`QUERY_EXPANSIONS`).
 4. Fusion: each score list is standardised over the school's clauses (z-scores) and
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -198,18 +200,36 @@ FOLLOW_UP_WEIGHTS = (0.5, 1.0)
 NEW_TOPIC_WEIGHTS = (1.0, 0.35)
 
 
-def query_plan(question: str, history: list[str] | None) -> list[tuple[str, float]]:
+class PlannedQuery(NamedTuple):
+    """One query text of a question: its fusion weight, and whether it is a secondary
+    query embedded by the ensemble's first (lightest) model only (see `query_plan`)."""
+
+    text: str
+    weight: float
+    light: bool = False
+
+
+def query_plan(question: str, history: list[str] | None) -> list[PlannedQuery]:
     """The query texts to retrieve with and their fusion weights.
 
     Without history: the question alone. With history: the question alone and the
     question prefixed by the previous one; a question that reads as a follow-up leans on
     the latter, a fresh one on the former. Retrieving with both keeps a new topic in a
     long chat answerable and an elliptical follow-up ("who do we tell?") in context.
+
+    The lower-weighted of the two is marked ``light``: its dense scores come from the
+    first model of the ensemble only (all-MiniLM-L6-v2 by default, ~7 ms a query here vs
+    ~37 ms for all-mpnet-base-v2). On the 25 follow-ups with gold clauses in the three
+    banks this gave the same hit@1 (8) and recall@5 (18) as embedding both texts with
+    both models, and cut a follow-up's embedding time from ~88 to ~51 ms (README, "Speed").
     """
     if not history:
-        return [(question, 1.0)]
+        return [PlannedQuery(question, 1.0)]
     alone, context = FOLLOW_UP_WEIGHTS if is_follow_up(question) else NEW_TOPIC_WEIGHTS
-    return [(question, alone), (f"{history[-1]} {question}", context)]
+    return [
+        PlannedQuery(question, alone, light=alone < context),
+        PlannedQuery(f"{history[-1]} {question}", context, light=context < alone),
+    ]
 
 
 def fuse(clauses: list[Clause], queries: list[QueryScores], audience: str | None) -> list[Candidate]:

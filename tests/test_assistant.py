@@ -271,3 +271,15 @@ def test_answer_round_trips_to_json_ready_dict(bot):
     assert data["verdict"] == answer.verdict and data["text"] == answer.text
     assert [c["clause_id"] for c in data["citations"]] == [c.clause_id for c in answer.citations]
     assert json.loads(json.dumps(data)) == data
+
+
+def test_each_chat_turn_embeds_only_its_leading_query_with_every_model():
+    """Speed: of a follow-up's two query texts, the lower-weighted one uses the light model only."""
+    from assistant.retrieval import query_plan
+
+    assert [q.light for q in query_plan(FIRST, [])] == [False]
+    for question in (FOLLOW_UP, "Can I share my password with my best friend?"):
+        plan = query_plan(question, [FIRST])
+        light = [q for q in plan if q.light]
+        full = [q for q in plan if not q.light]
+        assert len(light) == 1 and len(full) == 1 and light[0].weight < full[0].weight

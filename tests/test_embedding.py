@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import Assistant
@@ -47,3 +48,17 @@ def test_switching_backend_keeps_every_citation(bot, torch_embeddings):
 def test_unknown_backend_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown embedding backend 'gpu'"):
         EnsembleEmbeddings(backend="gpu")
+
+
+def test_a_light_query_scores_clauses_by_the_first_model_alone(bot):
+    """A follow-up's secondary query uses MiniLM only; its scores must be MiniLM's own cosines."""
+    ensemble = shared_embeddings()
+    minilm = EnsembleEmbeddings([("minilm", 1.0)])
+    clauses = [c.text for c in read_clauses(bot.generation)[:40]]
+    question = "can I put photos of the class on my own facebook page?"
+    light = np.array(ensemble.embed_query_light(question))
+    assert abs(np.linalg.norm(light) - 1.0) < 1e-5
+    similarity = np.array(ensemble.embed_documents(clauses)) @ light / ensemble.light_scale
+    expected = np.array(minilm.embed_documents(clauses)) @ np.array(minilm.embed_query(question))
+    assert np.allclose(similarity, expected, atol=1e-4)
+    assert np.argmax(similarity) == np.argmax(expected)
