@@ -242,21 +242,24 @@ def bench_size(n: int, args) -> dict:
         "settings": {"single": args.single, "requests": args.requests, "concurrency": args.concurrency},
         "note": args.note,
     }
+    systems = [s for s in SYSTEMS if s in args.systems]
+    if len(systems) < len(SYSTEMS):
+        result["skipped_systems"] = {s: args.skip_reason or "not selected (--systems)" for s in SYSTEMS if s not in systems}
     started = time.perf_counter()
     indexes = {}
     result["ingest"] = {}
-    for system in SYSTEMS:
+    for system in systems:
         indexes[system], result["ingest"][system] = ingest(system, corpus, n, args.rebuild)
     plan = plan_requests(corpus, args.single, args.requests, args.concurrency)
-    result["inprocess"] = {system: in_process(system, indexes[system], plan) for system in SYSTEMS}
-    result["http"] = {system: over_http(system, indexes[system], plan, args.concurrency) for system in SYSTEMS}
+    result["inprocess"] = {system: in_process(system, indexes[system], plan) for system in systems}
+    result["http"] = {system: over_http(system, indexes[system], plan, args.concurrency) for system in systems}
     if args.no_workers:
         result["workers"] = {"skipped": "--no-workers given"}
     elif not common.app_supports_workers():
         result["workers"] = {"skipped": "app.py has no --workers option yet"}
         log("workers: skipped, app.py has no --workers option yet")
     else:
-        result["workers"] = {system: workers_scaling(system, indexes[system], plan) for system in SYSTEMS}
+        result["workers"] = {system: workers_scaling(system, indexes[system], plan) for system in systems}
     result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["bench_seconds"] = time.perf_counter() - started
     return result
@@ -278,6 +281,15 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def parse_systems(text: str) -> list[str]:
+    """``"ours,textbook"`` → ``["ours", "textbook"]``. Raises argparse.ArgumentTypeError for an unknown name."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in names if x not in SYSTEMS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown system(s) {unknown or text!r}: use {', '.join(SYSTEMS)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite; returns the exit code."""
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0])
@@ -287,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=parse_sizes, default=[8, 32, 64], help="concurrent clients (default: 8,32,64)")
     parser.add_argument("--rebuild", action="store_true", help="measure ingest again even if a matching index is kept")
     parser.add_argument("--no-workers", action="store_true", help="skip the 2-worker run")
+    parser.add_argument(
+        "--systems", type=parse_systems, default=list(SYSTEMS), help="systems to measure, comma-separated (default: ours,textbook)"
+    )
+    parser.add_argument("--skip-reason", default="", help="why a system left out by --systems is not measured (printed in the tables)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated corpora (default: %(default)s)")
     parser.add_argument("--note", default="", help="a remark printed with this run's tables (e.g. 'machine shared with other jobs')")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="markdown file to write (default: %(default)s)")
