@@ -35,17 +35,40 @@ def _errors(errors: dict) -> str:
     return str(sum(errors.values())) if errors else "0"
 
 
+def _div(a, b):
+    """a / b, or None when either is missing (a system not measured at this size)."""
+    return None if a is None or not b else a / b
+
+
+def _get(d: dict | None, *keys):
+    """``d[k1][k2]…``, or None where a level is missing (the textbook not run at a size)."""
+    for key in keys:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d
+
+
+def _unit(value, unit: str, digits: int = 1) -> str:
+    """A number with its unit, or "–" alone when it was not measured."""
+    return "–" if value is None else f"{_num(value, digits)}{unit}"
+
+
+def _count(value) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
 def latency_table(r: dict) -> str:
     """Single-client ask/search p50/p95/p99 (ms), in-process and over HTTP, ours vs textbook."""
     rows = []
     for where, source in (("in-process", r["inprocess"]), ("HTTP", r["http"])):
         for call in ("ask", "search"):
-            o, t = source["ours"][call], source["textbook"][call]
+            o, t = source["ours"][call], _get(source, "textbook", call) or {}
             rows.append(
                 [f"`{call}` {where}", str(o["n"])]
                 + [_num(o[p]) for p in ("p50", "p95", "p99")]
-                + [_num(t[p]) for p in ("p50", "p95", "p99")]
-                + [_ratio(o["p50"], t["p50"]), _ratio(o["p95"], t["p95"])]
+                + [_num(t.get(p)) for p in ("p50", "p95", "p99")]
+                + [_ratio(o["p50"], t.get("p50")), _ratio(o["p95"], t.get("p95"))]
             )
     header = ["single client", "requests", "ours p50", "ours p95", "ours p99", "textbook p50", "textbook p95", "textbook p99"]
     return _table([*header, "ratio p50", "ratio p95"], rows)
@@ -54,7 +77,9 @@ def latency_table(r: dict) -> str:
 def load_table(r: dict) -> str:
     """Throughput and latency of ``/api/ask`` under concurrent clients, ours vs textbook."""
     rows = []
-    for o, t in zip(r["http"]["ours"]["load"], r["http"]["textbook"]["load"], strict=True):
+    ours_load = r["http"]["ours"]["load"]
+    textbook_load = _get(r["http"], "textbook", "load") or [{}] * len(ours_load)
+    for o, t in zip(ours_load, textbook_load, strict=True):
         rows.append(
             [
                 str(o["clients"]),
@@ -63,12 +88,12 @@ def load_table(r: dict) -> str:
                 _num(o["p50"], 0),
                 _num(o["p95"], 0),
                 _errors(o["errors"]),
-                _num(t["throughput"]),
-                _num(t["p50"], 0),
-                _num(t["p95"], 0),
-                _errors(t["errors"]),
-                _ratio(o["throughput"], t["throughput"]),
-                _ratio(o["p95"], t["p95"]),
+                _num(t.get("throughput")),
+                _num(t.get("p50"), 0),
+                _num(t.get("p95"), 0),
+                _errors(t["errors"]) if t else "–",
+                _ratio(o["throughput"], t.get("throughput")),
+                _ratio(o["p95"], t.get("p95")),
             ]
         )
     header = ["clients", "requests", "ours q/s", "ours p50 ms", "ours p95 ms", "ours errors"]
@@ -79,21 +104,27 @@ def load_table(r: dict) -> str:
 def ingest_table(r: dict) -> str:
     """Ingest throughput, cold and warm embedding cache, ours (clauses) vs textbook (chunks)."""
     kb = r["corpus_bytes"] / 1024
-    o, t = r["ingest"]["ours"], r["ingest"]["textbook"]
-    rows = [["units indexed (ours: clauses; textbook: 1,000-character chunks)", f"{o['cold']['items']:,}", f"{t['cold']['items']:,}", "–"]]
+    o, t = r["ingest"]["ours"], r["ingest"].get("textbook") or {}
+    rows = [
+        [
+            "units indexed (ours: clauses; textbook: 1,000-character chunks)",
+            _count(o["cold"]["items"]),
+            _count(_get(t, "cold", "items")),
+            "–",
+        ]
+    ]
     for phase in ("cold", "warm"):
-        oc, tc = o[phase], t[phase]
+        oc, tc = o[phase], t.get(phase) or {}
         label = "cold embedding cache" if phase == "cold" else "warm embedding cache"
-        rows.append([f"{label}: build seconds", _num(oc["seconds"]), _num(tc["seconds"]), _ratio(oc["seconds"], tc["seconds"])])
-        rows.append([f"{label}: units/s", _num(oc["items"] / oc["seconds"]), _num(tc["items"] / tc["seconds"]), "–"])
-        rows.append(
-            [f"{label}: corpus KB/s", _num(kb / oc["seconds"]), _num(kb / tc["seconds"]), _ratio(kb / oc["seconds"], kb / tc["seconds"])]
-        )
-    if "texts_embedded" in o["cold"] and "texts_embedded" in t["cold"]:
-        te_o, te_t = o["cold"]["texts_embedded"], t["cold"]["texts_embedded"]
-        rows.append(["cold: distinct texts run through the models", f"{te_o:,}", f"{te_t:,}", _ratio(te_o, te_t)])
-        rows.append(["cold: model texts/s", _num(te_o / o["cold"]["seconds"]), _num(te_t / t["cold"]["seconds"]), "–"])
-    rows.append(["process start to models loaded, s", _num(o["cold"]["model_load_s"]), _num(t["cold"]["model_load_s"]), "–"])
+        o_rate, t_rate = _div(kb, oc["seconds"]), _div(kb, tc.get("seconds"))
+        rows.append([f"{label}: build seconds", _num(oc["seconds"]), _num(tc.get("seconds")), _ratio(oc["seconds"], tc.get("seconds"))])
+        rows.append([f"{label}: units/s", _num(oc["items"] / oc["seconds"]), _num(_div(tc.get("items"), tc.get("seconds"))), "–"])
+        rows.append([f"{label}: corpus KB/s", _num(o_rate), _num(t_rate), _ratio(o_rate, t_rate)])
+    if "texts_embedded" in o["cold"]:
+        te_o, te_t = o["cold"]["texts_embedded"], _get(t, "cold", "texts_embedded")
+        rows.append(["cold: distinct texts run through the models", _count(te_o), _count(te_t), _ratio(te_o, te_t)])
+        rows.append(["cold: model texts/s", _num(te_o / o["cold"]["seconds"]), _num(_div(te_t, _get(t, "cold", "seconds"))), "–"])
+    rows.append(["process start to models loaded, s", _num(o["cold"]["model_load_s"]), _num(_get(t, "cold", "model_load_s")), "–"])
     table = _table(["ingest", "ours", "textbook", "ratio"], rows)
     reused = [f"{s}: measured {v['reused_from']}" for s, v in (("ours", o), ("textbook", t)) if v.get("reused_from")]
     if reused:
@@ -103,14 +134,14 @@ def ingest_table(r: dict) -> str:
 
 def start_memory_table(r: dict) -> str:
     """Cold start to first answer and resident memory, ours vs textbook."""
-    o, t = r["http"]["ours"], r["http"]["textbook"]
-    io, it = r["inprocess"]["ours"], r["inprocess"]["textbook"]
+    o, t = r["http"]["ours"], r["http"].get("textbook") or {}
+    io, it = r["inprocess"]["ours"], r["inprocess"].get("textbook") or {}
     rows = [
-        ["server: process start to first answer, s", _num(o["cold_start_s"]), _num(t["cold_start_s"]), _ratio(o["cold_start_s"], t["cold_start_s"])],
-        ["server RSS after loading, MB", _num(o["rss_loaded"] / MB, 0), _num(t["rss_loaded"] / MB, 0), _ratio(o["rss_loaded"], t["rss_loaded"])],
-        ["server RSS after the load tests, MB", _num(o["rss_after"] / MB, 0), _num(t["rss_after"] / MB, 0), _ratio(o["rss_after"], t["rss_after"])],
-        ["in-process: start to index loaded, s", _num(io["load_s"]), _num(it["load_s"]), _ratio(io["load_s"], it["load_s"])],
-        ["in-process RSS after the latency runs, MB", _num(io["rss_after"] / MB, 0), _num(it["rss_after"] / MB, 0), _ratio(io["rss_after"], it["rss_after"])],
+        ["server: process start to first answer, s", _num(o["cold_start_s"]), _num(t.get("cold_start_s")), _ratio(o["cold_start_s"], t.get("cold_start_s"))],
+        ["server RSS after loading, MB", _num(o["rss_loaded"] / MB, 0), _num(_div(t.get("rss_loaded"), MB), 0), _ratio(o["rss_loaded"], t.get("rss_loaded"))],
+        ["server RSS after the load tests, MB", _num(o["rss_after"] / MB, 0), _num(_div(t.get("rss_after"), MB), 0), _ratio(o["rss_after"], t.get("rss_after"))],
+        ["in-process: start to index loaded, s", _num(io["load_s"]), _num(it.get("load_s")), _ratio(io["load_s"], it.get("load_s"))],
+        ["in-process RSS after the latency runs, MB", _num(io["rss_after"] / MB, 0), _num(_div(it.get("rss_after"), MB), 0), _ratio(io["rss_after"], it.get("rss_after"))],
     ]  # fmt: skip
     return _table(["start and memory", "ours", "textbook", "ratio"], rows)
 
@@ -120,21 +151,24 @@ def workers_table(r: dict) -> str:
     w = r.get("workers", {})
     if "skipped" in w:
         return f"Skipped: {w['skipped']}."
-    one = {s: next(x for x in r["http"][s]["load"] if x["clients"] == w[s]["clients"]) for s in ("ours", "textbook")}
+    measured = [s for s in ("ours", "textbook") if s in w]
+    one = {s: next(x for x in r["http"][s]["load"] if x["clients"] == w[s]["clients"]) for s in measured}
     rows = []
     for label, src in (("1 worker", one), ("2 workers", w)):
+        tb = src.get("textbook") or {}
         rows.append(
             [
                 label,
                 _num(src["ours"]["throughput"]),
                 _num(src["ours"]["p95"], 0),
-                _num(src["textbook"]["throughput"]),
-                _num(src["textbook"]["p95"], 0),
-                _ratio(src["ours"]["throughput"], src["textbook"]["throughput"]),
+                _num(tb.get("throughput")),
+                _num(tb.get("p95"), 0),
+                _ratio(src["ours"]["throughput"], tb.get("throughput")),
             ]
         )
+    tb_scaling = _ratio(_get(w, "textbook", "throughput"), _get(one, "textbook", "throughput"))
     rows.append(
-        ["scaling 1 → 2", _ratio(w["ours"]["throughput"], one["ours"]["throughput"]) + "×", "", _ratio(w["textbook"]["throughput"], one["textbook"]["throughput"]) + "×", "", ""]
+        ["scaling 1 → 2", _ratio(w["ours"]["throughput"], one["ours"]["throughput"]) + "×", "", tb_scaling + ("×" if tb_scaling != "–" else ""), "", ""]
     )  # fmt: skip
     clients = w["ours"]["clients"]
     return _table([f"{clients} clients", "ours q/s", "ours p95 ms", "textbook q/s", "textbook p95 ms", "ratio q/s"], rows)
@@ -145,30 +179,31 @@ def targets(r: dict) -> list[tuple[str, str, str, bool]]:
     n = r["schools"]
     limit = 50 if n <= 5 else 150
     at = "5 schools" if n <= 5 else ("1,000 schools" if n == 1000 else f"1,000 schools (here {n})")
-    io, it = r["inprocess"]["ours"]["ask"], r["inprocess"]["textbook"]["ask"]
-    load32 = {s: next((x for x in r["http"][s]["load"] if x["clients"] == 32), None) for s in ("ours", "textbook")}
-    cold_o, cold_t = r["ingest"]["ours"]["cold"], r["ingest"]["textbook"]["cold"]
+    io, it = r["inprocess"]["ours"]["ask"], _get(r["inprocess"], "textbook", "ask") or {}
+    load32 = {s: next((x for x in r["http"][s]["load"] if x["clients"] == 32), None) for s in ("ours", "textbook") if s in r["http"]}
+    cold_o, cold_t = r["ingest"]["ours"]["cold"], _get(r["ingest"], "textbook", "cold") or {}
     rss_o = max(r["http"]["ours"]["rss_loaded"], r["http"]["ours"]["rss_after"])
-    rss_t = max(r["http"]["textbook"]["rss_loaded"], r["http"]["textbook"]["rss_after"])
-    out = [(f"`ask` p95 in-process ≤ {limit} ms at {at}", f"{_num(io['p95'])} ms", f"{_num(it['p95'])} ms", io["p95"] <= limit)]
-    if load32["ours"]:
-        o, t = load32["ours"], load32["textbook"]
+    tb_http = r["http"].get("textbook")
+    rss_t = max(tb_http["rss_loaded"], tb_http["rss_after"]) if tb_http else None
+    out = [(f"`ask` p95 in-process ≤ {limit} ms at {at}", f"{_num(io['p95'])} ms", _unit(it.get("p95"), " ms"), io["p95"] <= limit)]
+    if load32.get("ours"):
+        o, t = load32["ours"], load32.get("textbook") or {}
         out.append(
-            ("≥ 100 answered/s at 32 HTTP clients", f"{_num(o['throughput'])}/s", f"{_num(t['throughput'])}/s", o["throughput"] >= 100)
+            ("≥ 100 answered/s at 32 HTTP clients", f"{_num(o['throughput'])}/s", _unit(t.get("throughput"), "/s"), o["throughput"] >= 100)
         )
-        out.append(("p95 ≤ 500 ms at 32 HTTP clients", f"{_num(o['p95'], 0)} ms", f"{_num(t['p95'], 0)} ms", o["p95"] <= 500))
-    rate_o, rate_t = cold_o["items"] / cold_o["seconds"], cold_t["items"] / cold_t["seconds"]
-    out.append(("ingest ≥ 300 clauses/s (cold embedding cache)", f"{_num(rate_o)}/s", f"{_num(rate_t)} chunks/s", rate_o >= 300))
+        out.append(("p95 ≤ 500 ms at 32 HTTP clients", f"{_num(o['p95'], 0)} ms", _unit(t.get("p95"), " ms", 0), o["p95"] <= 500))
+    rate_o, rate_t = cold_o["items"] / cold_o["seconds"], _div(cold_t.get("items"), cold_t.get("seconds"))
+    out.append(("ingest ≥ 300 clauses/s (cold embedding cache)", f"{_num(rate_o)}/s", _unit(rate_t, " chunks/s"), rate_o >= 300))
     out.append(
         (
             f"server RSS ≤ 1.5 GB (target for 1,000 schools; here {n})",
             f"{_num(rss_o / MB, 0)} MB",
-            f"{_num(rss_t / MB, 0)} MB",
+            _unit(_div(rss_t, MB), " MB", 0),
             rss_o <= 1.5 * 2**30,
         )
     )
-    cs_o, cs_t = r["http"]["ours"]["cold_start_s"], r["http"]["textbook"]["cold_start_s"]
-    out.append(("cold start to first answer ≤ 15 s", f"{_num(cs_o)} s", f"{_num(cs_t)} s", cs_o <= 15))
+    cs_o, cs_t = r["http"]["ours"]["cold_start_s"], _get(tb_http, "cold_start_s")
+    out.append(("cold start to first answer ≤ 15 s", f"{_num(cs_o)} s", _unit(cs_t, " s"), cs_o <= 15))
     return out
 
 
@@ -201,6 +236,8 @@ def render_size(r: dict) -> str:
     ]
     if r.get("note"):
         parts.append(f"**Note:** {r['note']}")
+    for system, reason in (r.get("skipped_systems") or {}).items():
+        parts.append(f"**The {system} recipe is not measured at this size** (its columns show –): {reason}.")
     parts += [
         "### Targets",
         targets_table(r),

@@ -93,3 +93,20 @@ def test_requests_go_to_schools_generated_from_the_question_s_school_and_never_r
     assert len({(b["question"], b["school"]) for b in bodies}) == len(bodies)
     originals = {(q["question"].rstrip("?").lower()[1:20]) for q in questions}
     assert all(any(o in b["question"].lower() for o in originals) for b in bodies[:50])
+
+
+def test_benchmark_tables_name_a_system_that_was_not_run():
+    """BENCHMARKS.md from a run with ``--systems ours``: dashes and the reason, not a crash or a zero."""
+    import json
+
+    import report
+
+    result = json.loads((ROOT / "bench/results/schools-5.json").read_text(encoding="utf-8"))
+    for section in ("ingest", "inprocess", "http", "workers"):
+        result[section].pop("textbook", None)
+    result["skipped_systems"] = {"textbook": "hours of CPU at this size"}
+    text = report.render_size(result)
+    assert "The textbook recipe is not measured at this size** (its columns show –): hours of CPU at this size." in text
+    ingest_row = next(line for line in text.splitlines() if line.startswith("| cold embedding cache: build seconds"))
+    assert ingest_row.split("|")[3].strip() == "–"
+    assert "| ingest ≥ 300 clauses/s (cold embedding cache) |" in text
