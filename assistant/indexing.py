@@ -41,9 +41,12 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from .audience import tag_audiences
 from .chunking import SECTION_SEPARATOR, chunk_document
@@ -71,6 +74,8 @@ PIPELINE_VERSION = "5"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'“‘])")
 #: Sentences shorter than this are embedded only as part of their clause.
 MIN_UNIT_CHARS = 25
+#: Texts per embedding call at ingest (the progress bar moves once per call).
+EMBED_CHUNK = 256
 
 
 def _section_context(clause: Clause) -> str:
@@ -749,23 +754,29 @@ def _unit_records(clause: Clause, model_id: str) -> list[tuple[str, str, dict]]:
     return out
 
 
-def _old_school_vectors(previous: Generation | None, previous_layout: str | None, school: str) -> dict[str, list[float]]:
+def _old_school_vectors(
+    previous: Generation | None, previous_layout: str | None, school: str, keys_only: bool = False
+) -> dict[str, list[float]]:
     """One school's vectors in the previous generation, keyed by embedding-text hash.
 
     Read school by school, so memory holds one school's vectors at a time however many
-    schools there are. An unreadable previous generation only costs re-embedding.
+    schools there are. An unreadable previous generation only costs re-embedding. With
+    ``keys_only`` the values are None (only the keys are read).
     """
     if previous is None:
         return {}
+    include = ["metadatas"] if keys_only else ["embeddings", "metadatas"]
     try:
         client = generation_client(previous)
         if previous_layout == LAYOUT:
-            got = client.get_collection(school_collection_name(previous.name, school)).get(include=["embeddings", "metadatas"])
+            got = client.get_collection(school_collection_name(previous.name, school)).get(include=include)
         else:
-            got = client.get_collection(COLLECTION).get(where={"school": school}, include=["embeddings", "metadatas"])
+            got = client.get_collection(COLLECTION).get(where={"school": school}, include=include)
     except Exception as exc:
         log.info("no reusable vectors for %s in %s: %s", school, previous.name, exc)
         return {}
+    if keys_only:
+        return dict.fromkeys(meta["embed_key"] for meta in got["metadatas"])
     return {meta["embed_key"]: vec for meta, vec in zip(got["metadatas"], got["embeddings"], strict=True)}
 
 
@@ -794,27 +805,37 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
     if progress:
         progress(0, total)
     client = generation_client(generation)
-    # One school at a time: reuse its old vectors, embed the rest, write its collection.
+    # 1. Per school: the vectors the previous generation already holds, and the texts it lacks.
+    records_of: dict[str, list[tuple[str, str, dict]]] = {}
+    needed: Counter[str] = Counter()  # text -> vectors of this generation that need it embedded
     for school, school_clauses in by_school.items():
-        records = [r for c in school_clauses for r in _unit_records(c, embeddings.model_id)]
-        old = _old_school_vectors(previous, previous_layout, school)
-        vectors: list = [old.get(meta["embed_key"]) for _, _, meta in records]
-        reused_here = sum(v is not None for v in vectors)
-        done += reused_here
-        if progress and reused_here:
+        records = records_of[school] = [r for c in school_clauses for r in _unit_records(c, embeddings.model_id)]
+        old_keys = _old_school_vectors(previous, previous_layout, school, keys_only=True)
+        for _, text, meta in records:
+            if meta["embed_key"] in old_keys:
+                done += 1
+            else:
+                needed[text] += 1
+    if progress:
+        progress(done, total)
+    # 2. Embed the missing texts of every school together, shortest first, so each model batch
+    # holds texts of similar length and pads little. Measured on 2 cores: 13.7 texts/s against
+    # 8.4 when batched in document order (bundled corpus, cold cache); per-school sorting was
+    # not enough at 1,000 schools, where each school adds only ~43 new texts (7.9 texts/s).
+    fresh: dict[str, np.ndarray] = {}
+    pending = sorted(needed, key=len)
+    for start in range(0, len(pending), EMBED_CHUNK):
+        chunk = pending[start : start + EMBED_CHUNK]
+        for text, vec in zip(chunk, embeddings.embed_documents(chunk), strict=True):
+            fresh[text] = np.asarray(vec, dtype=np.float32)
+        done += sum(needed[t] for t in chunk)
+        if progress:
             progress(done, total)
-        # Shortest texts first across the whole school, so each model batch holds texts of
-        # similar length and pads little: 12.6 vs 7.2 texts/s on 512 clause texts here,
-        # against batching them in document order.
-        todo = sorted((i for i, v in enumerate(vectors) if v is None), key=lambda i: len(records[i][1]))
-        for start in range(0, len(todo), 64):
-            batch = todo[start : start + 64]
-            for i, vec in zip(batch, embeddings.embed_documents([records[i][1] for i in batch]), strict=True):
-                vectors[i] = vec
-            done += len(batch)
-            embedded += len(batch)
-            if progress:
-                progress(done, total)
+    embedded = sum(needed.values())
+    # 3. One school at a time: its old vectors and the fresh ones into its own collection.
+    for school, records in records_of.items():
+        old = _old_school_vectors(previous, previous_layout, school)
+        vectors = [old[meta["embed_key"]] if meta["embed_key"] in old else fresh[text] for _, text, meta in records]
         collection = client.create_collection(
             school_collection_name(generation.name, school),
             configuration={"hnsw": {"space": "cosine"}},
@@ -825,7 +846,7 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
             part = records[start : start + 512]
             collection.add(
                 ids=[r[0] for r in part],
-                embeddings=[list(v) for v in vectors[start : start + 512]],
+                embeddings=np.asarray(vectors[start : start + 512], dtype=np.float32),
                 documents=[r[1] for r in part],
                 metadatas=[r[2] for r in part],
             )
