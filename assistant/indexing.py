@@ -835,6 +835,12 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
     # 3. One school at a time: its old vectors and the fresh ones into its own collection.
     for school, records in records_of.items():
         old = _old_school_vectors(previous, previous_layout, school)
+        # A previous generation readable in step 1 but not now (a Chroma server blip) only costs embedding.
+        lost = list(dict.fromkeys(text for _, text, meta in records if meta["embed_key"] not in old and text not in fresh))
+        if lost:
+            for text, vec in zip(lost, embeddings.embed_documents(lost), strict=True):
+                fresh[text] = np.asarray(vec, dtype=np.float32)
+            embedded += len(lost)
         vectors = [old[meta["embed_key"]] if meta["embed_key"] in old else fresh[text] for _, text, meta in records]
         collection = client.create_collection(
             school_collection_name(generation.name, school),
