@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from .retrieval import Candidate, expand_query
 from .types import Answer, Citation
 
@@ -54,6 +56,10 @@ def wants_verdict(question: str, history: list[str] | None = None) -> bool:
     from .retrieval import is_follow_up
 
     asked = _asked_segment(question)
+    # "I think my friend knows my password, what should I do?": the question after the comma
+    tail = asked.rsplit(", ", 1)[-1]
+    if tail != asked and not _FOLLOW_UP_OPENER.match(asked) and (_INFO_START.match(tail) or _YES_NO_START.match(tail)):
+        asked = tail
     if _FOLLOW_UP_OPENER.match(asked) and history and is_follow_up(question):
         return wants_verdict(history[-1])
     if _CHOICE.search(asked):
@@ -76,7 +82,7 @@ _PROHIBITION = re.compile(
 _CONDITION = re.compile(
     r"\b(unless\b.*|without (the |their |a |any )?(prior |written |express |specific |explicit |parental )?"
     r"(permission|consent|authori[sz]ation|agreement|approval)\b.*|only (if|with|when|after|following|by|once|where)\b.*|"
-    r"except\b.*|provided (that )?\b.*|as long as\b.*|in exceptional circumstances\b.*|"
+    r"except\b.*|provided (that|you|they|he|she|it|staff|pupils|parents|users?|the)\b.*|as long as\b.*|in exceptional circumstances\b.*|"
     r"with (the |their |a )?(prior |written |express |specific |parental )?(permission|consent|agreement|approval|authority)\b.*|"
     r"following (parental )?(consent|agreement)\b.*|by arrangement\b.*|if deemed necessary\b.*|as mutually agreed\b.*|"
     r"in urgent cases\b.*|(must|should) be (approved|authori[sz]ed|agreed)\b.*|permission must be sought\b.*|but (may|can)\b.*|"
@@ -125,13 +131,18 @@ class Modality:
         return bool(self.prohibition or self.condition or self.permission or self.obligation or self.only)
 
 
+#: "If an iPad is left at home or is not charged, …": the circumstance a rule applies in,
+#: whose negation forbids nothing.
+_ANTECEDENT = re.compile(r"(^|:\s+)(if|when|where|whenever)\b[^,:;]{0,150},\s*", re.IGNORECASE)
+
+
 def modality(sentence: str) -> Modality:
     """Read the deontic modality of one sentence (its lead-in included)."""
     cond = _CONDITION.search(sentence)
     only = _ONLY.search(sentence)
     alt = _ALTERNATIVE.search(sentence)
     return Modality(
-        prohibition=bool(_PROHIBITION.search(sentence)),
+        prohibition=bool(_PROHIBITION.search(_ANTECEDENT.sub(r"\1", sentence))),
         condition=cond.group(0).strip().rstrip(".;,") if cond else "",
         permission=bool(_PERMISSION.search(sentence)),
         obligation=bool(_OBLIGATION.search(sentence)),
@@ -141,13 +152,17 @@ def modality(sentence: str) -> Modality:
     )
 
 
-def key_sentence(citation_text: str, query: str) -> str:
+def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, float] | None = None) -> str:
     """The sentence of a clause that best answers the query, lead-in kept.
 
-    The sentence with the most query words wins; when it states no rule ("Access to
-    3Sys … is available to all staff.") the nearest sentence that does ("Staff must
-    ensure this management data is not accessed in a public place.") is used, since a
-    verdict must rest on a rule.
+    With ``sentence_similarity`` (a clause sentence → its vector's cosine similarity to
+    the query, from the index's per-sentence vectors, see `indexing.embedding_units`) the
+    most similar sentence wins; a sentence split finer than the index's (at ";") takes
+    the similarity of the sentence holding it. Without it, or when no sentence has one,
+    the sentence with the most query words wins. When the winner states no rule ("Access
+    to 3Sys … is available to all staff.") a sentence that does ("Staff must ensure this
+    management data is not accessed in a public place.") is used, since a verdict must
+    rest on a rule: the most similar one, else the nearest.
     """
     sentences = [s for s in _SENTENCE.split(citation_text) if s.strip()]
     if len(sentences) <= 1:
@@ -158,11 +173,21 @@ def key_sentence(citation_text: str, query: str) -> str:
         words = _stems(s)
         return len(words & q) / (1 + 0.02 * len(words))
 
-    # On a tie, the prohibition: wrongly saying "no" costs a reader less than wrongly "yes".
-    best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), modality(sentences[i]).prohibition, -i))
+    def similarity(s: str) -> float:
+        held = [sim for text, sim in (sentence_similarity or {}).items() if s.strip() in text]
+        return max(held) if held else -np.inf
+
+    dense = [similarity(s) for s in sentences]
+    if any(np.isfinite(dense)):
+        best = max(range(len(sentences)), key=lambda i: (dense[i], modality(sentences[i]).prohibition, -i))
+    else:
+        # On a tie, the prohibition: wrongly saying "no" costs a reader less than wrongly "yes".
+        best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), modality(sentences[i]).prohibition, -i))
     if not modality(sentences[best]).deontic:
         ruled = [i for i, s in enumerate(sentences) if modality(s).deontic]
-        if ruled:
+        if ruled and any(np.isfinite(dense[i]) for i in ruled):
+            best = max(ruled, key=lambda i: (dense[i], -i))
+        elif ruled:
             best = min(ruled, key=lambda i: (abs(i - best), i))
     text = sentences[best].strip()
     # A sentence ending in ":" introduces the next one; keep them together.
@@ -358,6 +383,7 @@ def compose_answer(
     documents: dict[str, dict],
     history: list[str] | None = None,
     today: dt.date | None = None,
+    sentence_similarity: dict[str, float] | None = None,
 ) -> Answer:
     """Turn ranked candidates into an `Answer`.
 
@@ -366,6 +392,8 @@ def compose_answer(
         candidates: ranked clauses of the asker's school (see `retrieval.fuse`).
         school_name: display name; documents: document id → manifest metadata (dates).
         today: the date review notes are judged against (default: today).
+        sentence_similarity: the top clause's sentences → cosine similarity to the query
+            (see `key_sentence`); None to choose the key sentence by shared words.
     """
     if not candidates or should_abstain(candidates[0]):
         return Answer(
@@ -378,7 +406,7 @@ def compose_answer(
     for cand in candidates[1:MAX_CITATIONS]:
         if cand.score >= top.score - SECONDARY_MARGIN and not should_abstain(cand):
             citations.append(Citation.from_clause(cand.clause, cand.score))
-    sentence = key_sentence(top.clause.display_text, query)
+    sentence = key_sentence(top.clause.display_text, query, sentence_similarity)
     verdict, mod = decide_verdict(question, sentence, history)
     source = f"{school_name}'s {top.clause.document_title}"
     quote = f"“{sentence}”"

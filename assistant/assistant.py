@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answering import compose_answer
+from .answering import compose_answer, should_abstain
 from .config import Settings
 from .errors import IndexUnavailableError, UnknownSchoolError
 from .indexing import (
@@ -27,6 +27,8 @@ from .indexing import (
     read_manifest,
     school_collection_name,
     server_address,
+    unit_sentences,
+    vector_id,
     verify_generation,
 )
 from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
@@ -285,4 +287,37 @@ class Assistant:
         candidates = self._candidates(plan, school, audience)
         meta = self.manifest["schools"][school]
         query = plan[-1].text
-        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today)
+        similarity = None
+        if candidates and not should_abstain(candidates[0]):
+            similarity = self._sentence_similarity(candidates[0].clause, plan)
+        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today, similarity)
+
+    def _sentence_similarity(self, clause: Clause, plan: list[PlannedQuery]) -> dict[str, float] | None:
+        """Each sentence of ``clause`` that has a vector of its own → its cosine similarity
+        to the question, weighted over the query plan as retrieval weights it (a light
+        query by the first model alone); None for a one-sentence clause. The sentence
+        vectors are read back from the index and the query vectors are cached by now, so
+        nothing is embedded again.
+
+        On the policy bank this picked the sentence a verdict rests on better than shared
+        words did (README, "Verdicts: which sentence of the clause").
+        """
+        sentences = unit_sentences(clause)
+        if not sentences:
+            return None
+        ids = [vector_id(clause, n) for n in range(1, len(sentences) + 1)]
+        try:
+            stored = self._collection(clause.school).get(ids=ids, include=["embeddings"])
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+        similarity = np.zeros(len(ids), dtype=np.float64)
+        for query in plan:
+            if query.light:
+                vector, scale = self.embeddings.embed_query_light(query.text), self.embeddings.light_scale
+            else:
+                vector, scale = self.embeddings.embed_query(query.text), 1.0
+            vector = np.asarray(vector, dtype=np.float32)
+            similarity += query.weight * np.array([np.dot(vector, by_id[i]) / scale if i in by_id else -np.inf for i in ids])
+        similarity /= sum(q.weight for q in plan)
+        return {s: float(sim) for s, sim, i in zip(sentences, similarity, ids, strict=True) if i in by_id}

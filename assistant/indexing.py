@@ -110,6 +110,13 @@ def embedding_text(clause: Clause) -> str:
     return f"{section}: {body}" if section else body
 
 
+def unit_sentences(clause: Clause) -> list[str]:
+    """The sentences of a clause that get a vector of their own: vector ``n`` (n ≥ 1) of
+    `embedding_units` embeds sentence ``n - 1``. Empty for a one-sentence clause."""
+    sentences = [s.strip() for s in _SENTENCE.split(clause.text) if len(s.strip()) >= MIN_UNIT_CHARS]
+    return sentences if len(sentences) > 1 else []
+
+
 def embedding_units(clause: Clause) -> list[str]:
     """Texts embedded for one clause: the whole clause, then each of its sentences.
 
@@ -121,8 +128,8 @@ def embedding_units(clause: Clause) -> list[str]:
     and the citation is still the whole clause.
     """
     units = [embedding_text(clause)]
-    sentences = [s.strip() for s in _SENTENCE.split(clause.text) if len(s.strip()) >= MIN_UNIT_CHARS]
-    if len(sentences) > 1:
+    sentences = unit_sentences(clause)
+    if sentences:
         lead_in = clause.lead_in if continues_lead_in(clause) else ""
         prefix = " ".join(p for p in (_section_context(clause) + ":" if clause.section else "", lead_in) if p)
         units.extend(f"{prefix} {s}".strip() for s in sentences)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from assistant.answering import decide_verdict
+from assistant.answering import decide_verdict, key_sentence, modality
 from assistant.types import VERDICTS
 
 SCHOOLS = ["beaudesert-park", "glais", "shirley-warren", "st-margarets", "st-michaels"]
@@ -227,12 +227,52 @@ VERDICT_CASES = [
         "Staff must report any friend requests from pupils to the Designated Safeguarding Lead.",
         "info",
     ),
+    # the question after a comma is what is asked; what comes before it is context
+    ("Someone may have seen me type my password, what do I do now?", "Never share a password with anyone.", "info"),
+    # "If … is not charged, …" states when the rule applies; it forbids nothing
+    (
+        "I left my laptop at home today, do I still need to finish my report?",
+        "If a laptop is left at home or is not charged, the user remains responsible for completing all work.",
+        "yes",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("question", "sentence", "verdict"), VERDICT_CASES, ids=[q for q, _, _ in VERDICT_CASES])
 def test_verdict_follows_the_clause_wording(question, sentence, verdict):
     assert decide_verdict(question, sentence)[0] == verdict
+
+
+def test_provided_as_a_verb_is_no_condition_but_provided_that_is():
+    assert modality("Print facilities are provided throughout the School for School related work.").condition == ""
+    assert modality("Staff may print at home provided that the Headteacher agrees.").condition.startswith("provided that")
+
+
+def test_the_key_sentence_is_the_one_most_similar_to_the_question_when_similarities_are_known():
+    clause = "Staff may bring in personal mobile phones. Staff must never contact a parent using a personal device."
+    question = "Can I message a mum from my phone?"
+    # shared words alone pick the sentence about phones and read it as a yes
+    assert decide_verdict(question, key_sentence(clause, question))[0] == "yes"
+    similarity = {"Staff may bring in personal mobile phones.": 0.41, "Staff must never contact a parent using a personal device.": 0.63}
+    sentence = key_sentence(clause, question, similarity)
+    assert sentence.startswith("Staff must never") and decide_verdict(question, sentence)[0] == "no"
+    # a most similar sentence that states no rule gives way to the most similar one that does
+    clause = "Printers are in every classroom. Colour printing needs a reason. Printing for private use is not allowed."
+    similarity = {
+        "Printers are in every classroom.": 0.7,
+        "Colour printing needs a reason.": 0.2,
+        "Printing for private use is not allowed.": 0.5,
+    }
+    assert key_sentence(clause, "can I print my tickets?", similarity) == "Printing for private use is not allowed."
+
+
+def test_an_answer_quotes_the_sentence_of_its_clause_that_the_question_is_about(bot):
+    """Glais allows staff phones in school but never for contacting parents: a question about
+    texting parents must quote (and answer from) the second sentence, not the first."""
+    answer = bot.ask("Can I phone parents on my own mobile if we're running late on a trip?", school="glais", audience="staff")
+    assert answer.citations and answer.citations[0].school == "glais"
+    assert "Under no circumstances" in answer.text and "bring in personal mobile phones" not in answer.text
+    assert answer.verdict == "no", answer.text
 
 
 def test_a_follow_up_asks_the_same_kind_of_question_as_the_one_before():
