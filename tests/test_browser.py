@@ -8,6 +8,7 @@ and see it shown as text. Screenshots land in ``tests/artifacts/`` (git-ignored)
 from __future__ import annotations
 
 import re
+import sqlite3
 from urllib.parse import urlparse
 
 import pytest
@@ -30,11 +31,17 @@ MARKUP_QUESTION = '<script>alert(1)</script> **bold** <img src=x onerror="alert(
 
 
 @pytest.fixture(scope="module")
-def app_url(index_dir, bot):
+def question_log_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("browser-log") / "questions.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def app_url(index_dir, bot, question_log_path):
     """The real app on a free 127.0.0.1 port (uvicorn in a thread), over the session index."""
     # The example site runs on a random 127.0.0.1 port, so every site may embed the widget here;
     # tests/test_hardening_browser.py checks that a school's widget is refused on other sites.
-    app = create_app(WebSettings(index_dir=index_dir, reload_interval=0, widget_origins="*"), assistant=bot)
+    settings = WebSettings(index_dir=index_dir, reload_interval=0, widget_origins="*", question_log=str(question_log_path))
+    app = create_app(settings, assistant=bot)
     with serve_app(app) as base:
         yield base
 
@@ -105,7 +112,7 @@ def ask_in_chat(page, question: str, press_enter: bool = False):
     return page.locator("#pa-chat .pa-answer").nth(before)
 
 
-def test_staff_chat_follow_up_uses_the_first_question_and_citation_opens_the_clause(tab, app_url, bot):
+def test_staff_chat_follow_up_uses_the_first_question_and_citation_opens_the_clause(tab, app_url, bot, question_log_path):
     page = open_chat(tab, app_url)
     page.get_by_role("combobox", name="School").click()
     page.get_by_role("option", name=bot.school_name("glais")).click()
@@ -128,6 +135,13 @@ def test_staff_chat_follow_up_uses_the_first_question_and_citation_opens_the_cla
     for source in quotes.locator(".pa-source").all_inner_texts():
         assert bot.school_name("glais") in source
     screenshot(page, "chat")
+    # staff questions reach the policy-gap report like the widget's: school, role, follow-up
+    with sqlite3.connect(question_log_path) as db:
+        logged = db.execute(
+            "SELECT question, audience, follow_up FROM questions WHERE school = 'glais' AND question IN (?, ?) ORDER BY id",
+            ("Can staff add parents as friends on Facebook?", "what about pupils?"),
+        ).fetchall()
+    assert logged == [("Can staff add parents as friends on Facebook?", "staff", 0), ("what about pupils?", "staff", 1)]
 
     cited = quotes.filter(has_text=re.compile("friend", re.I)).first
     quote_text = normalise(cited.locator(".pa-quote").inner_text())

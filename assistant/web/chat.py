@@ -9,6 +9,7 @@ chat. ``/?school=<id>&role=<role>`` preselects both (a link a school can give it
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may phone home; set before gradio loads
@@ -16,9 +17,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may phone 
 import gradio as gr
 
 from assistant import AUDIENCES
+from assistant.question_log import QuestionLog
 
 from .holder import AssistantHolder
 from .render import answer_html, error_html, literal_markdown
+
+log = logging.getLogger(__name__)
 
 #: How each role reads in the role selector.
 ROLE_LABELS: dict[str, str] = {
@@ -69,11 +73,13 @@ def _school_choices(holder: AssistantHolder) -> list[tuple[str, str]]:
     return [(info.name, info.school) for info in holder.get().schools()]
 
 
-def build_chat(holder: AssistantHolder) -> gr.Blocks:
+def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None) -> gr.Blocks:
     """The staff chat as a Gradio `Blocks` (mount it with `gr.mount_gradio_app`; see `server.create_app`).
 
     Args:
         holder: the served assistant; every question goes to ``holder.get()``.
+        question_log: where answered questions are written, redacted, as for ``/api/ask``,
+            so the policy-gap report covers staff questions too (None: not logged).
     """
     choices = _school_choices(holder)
     role_choices = [(ROLE_LABELS.get(a, a.title()), a) for a in AUDIENCES]
@@ -135,9 +141,16 @@ def build_chat(holder: AssistantHolder) -> gr.Blocks:
             try:
                 answer = assistant.ask(text, school_id, audience, asked)
                 reply = answer_html(answer, assistant.school_name(school_id))
-                asked = [*asked, text]
             except ValueError as exc:
                 reply = error_html(str(exc))
+            else:
+                if question_log is not None:
+                    try:
+                        top = answer.citations[0].clause_id if answer.citations else None
+                        question_log.record(school_id, text, answer.verdict, audience, top, follow_up=bool(asked))
+                    except Exception as exc:  # the log must never cost anyone their answer
+                        log.error("could not log a chat question: %s", exc)
+                asked = [*asked, text]
             messages = [*messages, {"role": "assistant", "content": reply}]
             return "", messages, messages, asked
 

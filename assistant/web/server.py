@@ -168,7 +168,7 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
 
     app.mount("/pa-static", StaticFiles(directory=STATIC_DIR), name="pa-static")
 
-    chat = build_chat(holder)
+    chat = build_chat(holder, question_log)
     chat.queue(default_concurrency_limit=4)
     return gr.mount_gradio_app(
         app,
