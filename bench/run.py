@@ -305,13 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reason", default="", help="why a system left out by --systems is not measured (printed in the tables)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated corpora (default: %(default)s)")
     parser.add_argument("--note", default="", help="a remark printed with this run's tables (e.g. 'machine shared with other jobs')")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the markdown from bench/results without measuring anything")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md", help="markdown file to write (default: %(default)s)")
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _interrupt)
     common.DATA.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for n in args.schools:
+    for n in [] if args.render_only else args.schools:
         log(f"=== {n} schools ===")
         result = bench_size(n, args)
         (RESULTS / f"schools-{n}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
