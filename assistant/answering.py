@@ -178,13 +178,14 @@ def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, 
         return max(held) if held else -np.inf
 
     dense = [similarity(s) for s in sentences]
+    mods = [modality(s) for s in sentences]
     if any(np.isfinite(dense)):
-        best = max(range(len(sentences)), key=lambda i: (dense[i], modality(sentences[i]).prohibition, -i))
+        best = max(range(len(sentences)), key=lambda i: (dense[i], mods[i].prohibition, -i))
     else:
         # On a tie, the prohibition: wrongly saying "no" costs a reader less than wrongly "yes".
-        best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), modality(sentences[i]).prohibition, -i))
-    if not modality(sentences[best]).deontic:
-        ruled = [i for i, s in enumerate(sentences) if modality(s).deontic]
+        best = max(range(len(sentences)), key=lambda i: (overlap(sentences[i]), mods[i].prohibition, -i))
+    if not mods[best].deontic:
+        ruled = [i for i, m in enumerate(mods) if m.deontic]
         if ruled and any(np.isfinite(dense[i]) for i in ruled):
             best = max(ruled, key=lambda i: (dense[i], -i))
         elif ruled:
