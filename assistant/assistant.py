@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from .answering import compose_answer, should_abstain
 from .config import Settings
-from .errors import IndexUnavailableError, UnknownSchoolError
+from .errors import IndexCorruptError, IndexUnavailableError, UnknownSchoolError
 from .indexing import (
     COLLECTION,
     LAYOUT,
@@ -22,17 +23,20 @@ from .indexing import (
     embedding_units,
     generation_client,
     open_generation,
-    read_clauses,
     read_generation_text,
     read_manifest,
+    read_school_clauses,
     school_collection_name,
     server_address,
     unit_sentences,
     vector_id,
+    verify_clause_records,
     verify_generation,
 )
 from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
+
+log = logging.getLogger(__name__)
 
 MAX_HISTORY = 20
 MAX_K = 50
@@ -100,11 +104,39 @@ class Assistant:
         self._per_school = self.manifest.get("layout") == LAYOUT
         self._collections: dict[str, object] = {}  # school -> its Chroma collection, opened on first use
         self._collections_lock = threading.Lock()
-        by_school: dict[str, list[Clause]] = {}
-        for clause in read_clauses(generation):
-            by_school.setdefault(clause.school, []).append(clause)
-        self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
+        # A school's clauses and BM25 index are read on its first question, not here: at
+        # 1,000 schools reading them all took 22 s of a 32.9 s cold start (bench/limits.md).
+        self._schools: dict[str, _SchoolIndex] = {}
+        self._schools_lock = threading.Lock()
+        verify_clause_records(generation, self.manifest)
         self.max_question_chars = Settings().max_question_chars  # read once, not per request
+
+    def _school(self, school: str) -> _SchoolIndex:
+        """``school``'s clauses and BM25 index, read from the generation on first use.
+
+        Raises:
+            IndexUnavailableError: its clause records turn out damaged (answered as a 503;
+                start-up checked only that every school's file is there and complete).
+        """
+        index = self._schools.get(school)
+        if index is None:
+            with self._schools_lock:
+                index = self._schools.get(school)
+                if index is None:
+                    try:
+                        clauses = read_school_clauses(self.generation, school)
+                        expected = sum(d["clauses"] for d in self.manifest["schools"][school]["documents"].values())
+                        if len(clauses) != expected:
+                            raise IndexCorruptError(f"{school}'s clause records hold {len(clauses)} clauses, the manifest says {expected}: rebuild it with `python ingest.py`")
+                    except IndexCorruptError as exc:
+                        log.error("%s", exc)
+                        raise IndexUnavailableError(str(exc)) from exc
+                    except IndexUnavailableError:
+                        raise
+                    except Exception as exc:
+                        raise self._unavailable(exc) from exc
+                    index = self._schools[school] = _SchoolIndex(clauses)
+        return index
 
     def _collection(self, school: str):
         """The Chroma collection to query for ``school`` (its own, or the legacy shared one)."""
@@ -158,7 +190,7 @@ class Assistant:
     def clauses(self, school: str, document: str | None = None) -> list[Clause]:
         """A school's clauses in document order (optionally one document's)."""
         self._check_school(school)
-        found = self._schools[school].clauses
+        found = self._school(school).clauses
         return [c for c in found if document is None or c.document == document]
 
     def document_text(self, school: str, document: str) -> str:
@@ -189,8 +221,8 @@ class Assistant:
     # --- questions ----------------------------------------------------------------
 
     def _check_school(self, school: str) -> None:
-        if not isinstance(school, str) or school not in self._schools:
-            raise UnknownSchoolError(school, sorted(self._schools))
+        if not isinstance(school, str) or school not in self.manifest["schools"]:
+            raise UnknownSchoolError(school, sorted(self.manifest["schools"]))
 
     def _validate(self, question: str, school: str, audience: str | None, history: list[str] | None) -> list[str]:
         if not isinstance(question, str) or not question.strip():
@@ -215,7 +247,7 @@ class Assistant:
         return self.embeddings.embed_query(query.text), 1.0
 
     def _query_scores(self, query: PlannedQuery, school: str) -> QueryScores:
-        index = self._schools[school]
+        index = self._school(school)
         vector, scale = self._query_vector(query)
         # Straight to the collection for ids and distances only: langchain-chroma's
         # similarity search also fetches every hit's text and metadata and builds a Document
@@ -245,7 +277,7 @@ class Assistant:
 
     def _candidates(self, plan: list[PlannedQuery], school: str, audience: str | None) -> list[Candidate]:
         queries = [self._query_scores(query, school) for query in plan]
-        return fuse(self._schools[school].clauses, queries, audience)
+        return fuse(self._school(school).clauses, queries, audience)
 
     def search(
         self, question: str, school: str, audience: str | None = None, history: list[str] | None = None, k: int = 5

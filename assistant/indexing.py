@@ -4,7 +4,7 @@ Embedded layout (``index/`` by default, ``ASSISTANT_INDEX_DIR`` overrides)::
 
     index/CURRENT                 # name of the generation being served
     index/gen-<stamp>/chroma/     # Chroma persistent store: one cosine collection per school
-    index/gen-<stamp>/clauses.jsonl
+    index/gen-<stamp>/clauses/<school>.jsonl              # clause records, one file per school (read on its first question)
     index/gen-<stamp>/manifest.json                       # written last: a generation without one is unfinished
     index/gen-<stamp>/documents/<school>/<document>.txt   # each document's text as ingested (PDF/DOCX/HTML extracted)
     index/.ingest.lock                                    # held (flock) while an ingest runs
@@ -69,6 +69,10 @@ SERVER_POINTER = "policy-assistant.current"
 SERVER_TIMEOUT = 10.0
 #: Bump when chunking or embedding text changes, so ingest rebuilds every document.
 PIPELINE_VERSION = "5"
+#: Manifest ``store_format``: 2 = every school's HNSW graph persisted at ingest and clause
+#: records stored per school. An index of an older format serves as it is; the next ingest
+#: rebuilds it (copying its vectors, no model runs) even when the corpus is unchanged.
+STORE_FORMAT = 2
 
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'“‘])")
@@ -189,6 +193,21 @@ class RemoteGeneration:
 
 #: A served generation: a ``gen-*`` folder (embedded) or a `RemoteGeneration` (server).
 Generation = Path | RemoteGeneration
+
+
+def school_collection_configuration(vectors: int) -> dict:
+    """Chroma configuration of a school's collection holding ``vectors`` vectors: cosine
+    space, and an HNSW graph built and written to disk by the ingest that adds them.
+
+    Chroma persists a collection's graph only once ``sync_threshold`` vectors (default
+    1,000) have arrived, and purges its write-ahead log only up to a persisted graph; a
+    school has fewer vectors than that, so with the defaults every process replayed the
+    school's whole log from SQLite on its first question (median 187 ms at 1,000 schools,
+    ``bench/limits.md``) and the log was never purged. A threshold equal to the
+    collection's size persists the graph once, on the last add. Chroma's minimum is 2.
+    """
+    size = max(2, vectors)
+    return {"hnsw": {"space": "cosine", "batch_size": size, "sync_threshold": size}}
 
 
 def school_collection_name(generation: str, school: str) -> str:
@@ -416,29 +435,57 @@ def read_manifest(generation: Generation) -> dict:
     return manifest
 
 
+def school_clauses_file(school: str) -> str:
+    """Path, inside a generation folder, of one school's clause records."""
+    return f"clauses/{school}.jsonl"
+
+
+def _parse_clauses(generation: Generation, lines: list[str], what: str) -> list[Clause]:
+    try:
+        return [Clause.from_dict(json.loads(line)) for line in lines if line.strip()]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _corrupt(generation, f"{what} is truncated") from exc
+
+
+def read_school_clauses(generation: Generation, school: str) -> list[Clause]:
+    """One school's clause records, in document order, reading only that school's records.
+
+    Generations of store format 1 keep every school in one ``clauses.jsonl``; for those the
+    whole file is read and filtered.
+
+    Raises:
+        IndexCorruptError: the school's clause records are missing or truncated.
+        IndexUnavailableError: (server mode) the server cannot be reached.
+    """
+    if isinstance(generation, RemoteGeneration):
+        text = _remote_record(generation, f"clauses:{school}")
+        if text is None:
+            raise _corrupt(generation, f"no clause records for {school}")
+        return _parse_clauses(generation, text.splitlines(), f"the clause records of {school}")
+    path = Path(generation) / school_clauses_file(school)
+    if not path.parent.is_dir():
+        return [c for c in read_clauses(generation) if c.school == school]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _corrupt(generation, f"{school_clauses_file(school)} cannot be read: {exc.strerror}") from exc
+    return _parse_clauses(generation, lines, school_clauses_file(school))
+
+
 def read_clauses(generation: Generation) -> list[Clause]:
-    """Every clause record of a generation, in document order.
+    """Every clause record of a generation, school by school (sorted by id), each in document order.
 
     Raises:
         IndexCorruptError: the clause records are missing or truncated.
         IndexUnavailableError: (server mode) the server cannot be reached.
     """
-    if isinstance(generation, RemoteGeneration):
-        lines: list[str] = []
-        for school in sorted(read_manifest(generation)["schools"]):
-            text = _remote_record(generation, f"clauses:{school}")
-            if text is None:
-                raise _corrupt(generation, f"no clause records for {school}")
-            lines.extend(text.splitlines())
-    else:
-        try:
-            lines = (Path(generation) / "clauses.jsonl").read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise _corrupt(generation, f"clauses.jsonl cannot be read: {exc.strerror}") from exc
+    if isinstance(generation, RemoteGeneration) or (Path(generation) / "clauses").is_dir():
+        return [c for school in sorted(read_manifest(generation)["schools"]) for c in read_school_clauses(generation, school)]
     try:
-        return [Clause.from_dict(json.loads(line)) for line in lines if line.strip()]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _corrupt(generation, "clauses.jsonl is truncated") from exc
+        lines = (Path(generation) / "clauses.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise _corrupt(generation, f"clauses.jsonl cannot be read: {exc.strerror}") from exc
+    return _parse_clauses(generation, lines, "clauses.jsonl")
 
 
 def read_generation_text(generation: Generation, rel: str) -> str | None:
@@ -478,6 +525,30 @@ def verify_generation(generation: Generation, manifest: dict | None = None) -> N
     missing = [s for s in manifest["schools"] if school_collection_name(generation.name, s) not in names]
     if missing:
         raise _corrupt(generation, f"no vectors for {len(missing)} school(s), e.g. {missing[0]}")
+
+
+def verify_clause_records(generation: Generation, manifest: dict) -> None:
+    """Check, without parsing them, that every school's clause records are there and complete.
+
+    Cheap at start-up (one stat and one byte per school); the records themselves are parsed on
+    a school's first question (`read_school_clauses`). A file cut short by a crash or a full
+    disk does not end with a newline. Generations of store format 1 (one ``clauses.jsonl``)
+    and server generations are checked when read.
+
+    Raises:
+        IndexCorruptError: a school's clause file is missing, empty or cut short.
+    """
+    if isinstance(generation, RemoteGeneration) or not (Path(generation) / "clauses").is_dir():
+        return
+    for school in manifest["schools"]:
+        rel = school_clauses_file(school)
+        try:
+            with (Path(generation) / rel).open("rb") as fh:
+                complete = fh.seek(0, os.SEEK_END) > 0 and fh.seek(-1, os.SEEK_END) >= 0 and fh.read(1) == b"\n"
+        except OSError as exc:
+            raise _corrupt(generation, f"{rel} cannot be read: {exc.strerror}") from exc
+        if not complete:
+            raise _corrupt(generation, f"{rel} is truncated")
 
 
 def _collection_names(client) -> list[str]:
@@ -678,7 +749,8 @@ def _build(corpus_dir: Path, index_dir: Path, embeddings, progress, allow_partia
         listing = "".join(f"\n  - {p}" for p in problems)
         raise CorpusError(corpus_dir, "has no document that can be ingested" + (":" + listing if problems else ""))
     unchanged = all(c.status in ("unchanged", "kept") for c in changes)
-    if previous is not None and unchanged and old_manifest.get("model") == model_id and old_manifest.get("layout") == LAYOUT:
+    current_format = old_manifest.get("layout") == LAYOUT and old_manifest.get("store_format") == STORE_FORMAT
+    if previous is not None and unchanged and old_manifest.get("model") == model_id and current_format:
         report.seconds = time.perf_counter() - started
         return report
 
@@ -851,7 +923,7 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
         vectors = [old[meta["embed_key"]] if meta["embed_key"] in old else fresh[text] for _, text, meta in records]
         collection = client.create_collection(
             school_collection_name(generation.name, school),
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration=school_collection_configuration(len(records)),
             metadata={"school": school, "generation": generation.name},
             embedding_function=None,
         )
@@ -870,15 +942,18 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
         "model": embeddings.model_id,
         "pipeline_version": PIPELINE_VERSION,
         "layout": LAYOUT,
+        "store_format": STORE_FORMAT,
         "schools": manifest_schools,
     }
     manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False)
     if remote:
         _write_remote_meta(client, generation, by_school, texts, manifest_text)
     else:
-        with (generation / "clauses.jsonl").open("w", encoding="utf-8") as fh:
-            for c in clauses:
-                fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        (generation / "clauses").mkdir()
+        for school, found in by_school.items():
+            with (generation / school_clauses_file(school)).open("w", encoding="utf-8") as fh:
+                for c in found:
+                    fh.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
         _write_atomic(generation / "manifest.json", manifest_text)
     return embedded, total - embedded
 

@@ -129,6 +129,17 @@ def ingest_table(r: dict) -> str:
     reused = [f"{s}: measured {v['reused_from']}" for s, v in (("ours", o), ("textbook", t)) if v.get("reused_from")]
     if reused:
         table += "\n\nIngest figures reused from the run that built the kept index (" + "; ".join(reused) + ")."
+    if o.get("code_changed_since"):
+        table += (
+            f"\n\nThe ingest code has changed since these cold and warm figures were measured ({o['code_changed_since']}). "
+            "The kept index was brought up to date by re-ingesting it in place with the current code, vectors copied from it: "
+            + "; ".join(
+                f"{run['measured']}: {_num(run['seconds'])} s for {_count(run['items'])} clauses "
+                f"({_count(run.get('vectors_reused', 0))} vectors copied, {_count(run.get('vectors_embedded', 0))} embedded)"
+                for run in o.get("in_place", [])
+            )
+            + "."
+        )
     return table
 
 

@@ -91,7 +91,7 @@ def _corrupt_truncate_manifest(index: Path) -> None:
 
 
 def _corrupt_truncate_clauses(index: Path) -> None:
-    clauses = next(index.glob("gen-*")) / "clauses.jsonl"
+    clauses = next(index.glob("gen-*")) / "clauses" / "glais.jsonl"
     clauses.write_bytes(clauses.read_bytes()[:333])
 
 
@@ -107,7 +107,7 @@ def _remove_index(index: Path) -> None:
         (_corrupt_pointer_to_missing_generation, "CURRENT", "1"),
         (_corrupt_delete_vectors, "vector store is missing", "1"),
         (_corrupt_truncate_manifest, "manifest.json is truncated", "1"),
-        (_corrupt_truncate_clauses, "clauses.jsonl is truncated", "1"),
+        (_corrupt_truncate_clauses, "clauses/glais.jsonl is truncated", "1"),
         (_corrupt_truncate_manifest, "manifest.json is truncated", "2"),
     ],
 )

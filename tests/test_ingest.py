@@ -294,7 +294,7 @@ def test_a_new_school_folder_is_served_and_answers_only_from_itself(workspace):
 
 def snapshot(index: Path) -> tuple:
     gen = current_generation(index)
-    return (pointer(index), generations(index), (gen / "manifest.json").read_bytes(), (gen / "clauses.jsonl").read_bytes())
+    return (pointer(index), generations(index), (gen / "manifest.json").read_bytes(), sorted((f.name, f.read_bytes()) for f in (gen / "clauses").iterdir()))
 
 
 QUESTIONS = [

@@ -63,7 +63,7 @@ def snapshot(index: Path) -> tuple:
         (index / "CURRENT").read_text(),
         sorted(p.name for p in index.glob("gen-*")),
         (gen / "manifest.json").read_bytes(),
-        (gen / "clauses.jsonl").read_bytes(),
+        sorted((f.name, f.read_bytes()) for f in (gen / "clauses").iterdir()),
     )
 
 
