@@ -99,7 +99,7 @@ class Assistant:
         self.manifest = read_manifest(generation)
         verify_generation(generation, self.manifest)
         self.embeddings = embeddings or shared_embeddings()
-        self._client = generation_client(generation)
+        self._client = generation_client(generation, self.manifest)
         # Generations from before per-school collections keep one filtered collection.
         self._per_school = self.manifest.get("layout") == LAYOUT
         self._collections: dict[str, object] = {}  # school -> its Chroma collection, opened on first use
@@ -127,7 +127,9 @@ class Assistant:
                         clauses = read_school_clauses(self.generation, school)
                         expected = sum(d["clauses"] for d in self.manifest["schools"][school]["documents"].values())
                         if len(clauses) != expected:
-                            raise IndexCorruptError(f"{school}'s clause records hold {len(clauses)} clauses, the manifest says {expected}: rebuild it with `python ingest.py`")
+                            raise IndexCorruptError(
+                                f"{school}'s clause records hold {len(clauses)} clauses, the manifest says {expected}: rebuild it with `python ingest.py`"
+                            )
                     except IndexCorruptError as exc:
                         log.error("%s", exc)
                         raise IndexUnavailableError(str(exc)) from exc

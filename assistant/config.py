@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     embedding_backend: Literal["onnx", "torch"] = "onnx"
     #: Intra-op threads for embedding; 0 means one per CPU core.
     embedding_threads: int = Field(default=0, ge=0, le=64)
+    #: Schools whose vector graphs (HNSW) one process keeps loaded, least recently asked
+    #: evicted first. Each loaded graph costs ~3.6 MB and 4 open files at ~170 vectors a
+    #: school; reloading an evicted one takes ~12 ms (bench/limits.md). Chroma keeps at least
+    #: ~64 whatever is set here (its cache is sharded; measured with 2, 64, 128 and 256).
+    collection_cache_size: int = Field(default=64, ge=2, le=100_000)
     #: Largest policy file ingest reads, in MB (a bigger file is reported, not read).
     max_file_mb: float = 20.0
 

@@ -40,6 +40,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -140,12 +141,45 @@ def embedding_units(clause: Clause) -> list[str]:
     return units
 
 
-def chroma_client(path: Path | None = None):
+_CLIENT_LOCK = threading.Lock()
+
+
+def _start_embedded_store(path: str, settings, graphs: int) -> None:
+    """Start Chroma's embedded store for ``path`` keeping at most ``graphs`` HNSW graphs loaded,
+    unless this process has already started it (Chroma keeps one store per folder per process).
+
+    Chroma 1.x's embedded store has no setting for this cache: it sizes it as the open-file
+    limit // 5 (``chromadb.api.rust.RustBindingsAPI.__init__``; a loaded graph holds about
+    four files open), and ``chroma_memory_limit_bytes`` / ``chroma_segment_cache_policy``
+    reach only the legacy Python segments. So this does what ``PersistentClient`` does
+    (``SharedSystemClient._create_system_if_not_exists``, chromadb 1.5) with the size set
+    before the store starts; ``PersistentClient`` then finds the started store and uses it.
+    `tests/test_store.py` fails if a Chroma upgrade changes that path.
+    """
+    from chromadb.api import ServerAPI
+    from chromadb.api.shared_system_client import SharedSystemClient
+    from chromadb.config import System
+    from chromadb.telemetry.product import ProductTelemetryClient
+
+    with _CLIENT_LOCK:
+        if path in SharedSystemClient._identifier_to_system:
+            return
+        system = System(settings)
+        system.instance(ProductTelemetryClient)
+        system.instance(ServerAPI).hnsw_cache_size = graphs
+        system.start()
+        SharedSystemClient._identifier_to_system[path] = system
+
+
+def chroma_client(path: Path | None = None, graph_cache: int | None = None):
     """The Chroma client every index read and write goes through, telemetry off.
 
     With ``CHROMA_HOST`` set (`assistant.config.Settings`), an ``HttpClient`` to that
     server (``CHROMA_PORT``, default 8000), whatever ``path`` is; otherwise an embedded
-    ``PersistentClient`` at ``path``.
+    ``PersistentClient`` at ``path``. ``graph_cache`` bounds how many schools' HNSW graphs
+    the embedded store keeps loaded, least recently used evicted first (see
+    `_start_embedded_store`; None: Chroma's default, one per five allowed open files). It
+    applies when this process first opens ``path``: Chroma keeps one store per folder.
 
     Raises:
         ValueError: embedded mode without a ``path``.
@@ -159,6 +193,9 @@ def chroma_client(path: Path | None = None):
         return _server_client(settings.chroma_host, settings.chroma_port)
     if path is None:
         raise ValueError("an embedded Chroma store needs a folder")
+    if graph_cache is not None:
+        started = ChromaSettings(anonymized_telemetry=False, allow_reset=False, is_persistent=True, persist_directory=str(path))
+        _start_embedded_store(str(path), started, graph_cache)
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
 
 
@@ -226,11 +263,22 @@ def meta_collection_name(generation: str) -> str:
     return f"{generation}.meta"
 
 
-def generation_client(generation: Generation):
-    """The Chroma client of a generation's vectors (the server, or the folder's store)."""
+def generation_client(generation: Generation, manifest: dict | None = None):
+    """The Chroma client of a generation's vectors (the server, or the folder's store).
+
+    An embedded store of the current format keeps at most ``collection_cache_size`` schools'
+    graphs loaded (`assistant.config.Settings`). One of store format 1 keeps Chroma's default:
+    its graphs were never written to disk, so Chroma cannot reload a graph it has evicted
+    ("Nothing found on disk"). A generation without a manifest is one this code is writing.
+    """
     if isinstance(generation, RemoteGeneration):
         return chroma_client()
-    return chroma_client(Path(generation) / "chroma")
+    if manifest is None:
+        with contextlib.suppress(IndexCorruptError):
+            manifest = read_manifest(generation)
+    store_format = manifest.get("store_format", 1) if manifest is not None else STORE_FORMAT
+    graph_cache = Settings().collection_cache_size if store_format >= 2 else None
+    return chroma_client(Path(generation) / "chroma", graph_cache=graph_cache)
 
 
 def same_generation(a: Generation | None, b: Generation | None) -> bool:
@@ -512,7 +560,7 @@ def verify_generation(generation: Generation, manifest: dict | None = None) -> N
     if not isinstance(generation, RemoteGeneration) and not (Path(generation) / "chroma" / "chroma.sqlite3").exists():
         raise _corrupt(generation, "its chroma/ vector store is missing")
     try:
-        names = set(_collection_names(generation_client(generation)))
+        names = set(_collection_names(generation_client(generation, manifest)))
     except IndexUnavailableError:
         raise
     except Exception as exc:

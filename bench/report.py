@@ -137,6 +137,7 @@ def ingest_table(r: dict) -> str:
                 f"{run['measured']}: {_num(run['seconds'])} s for {_count(run['items'])} clauses "
                 f"({_count(run.get('vectors_reused', 0))} vectors copied, {_count(run.get('vectors_embedded', 0))} embedded)"
                 for run in o.get("in_place", [])
+                if run.get("changed", True)
             )
             + "."
         )

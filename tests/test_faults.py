@@ -129,3 +129,23 @@ def test_a_missing_or_corrupt_index_is_a_one_line_start_up_error(index_dir, tmp_
     assert len(lines) == 1, result.stderr
     assert expected in lines[0] and str(index.resolve()) in lines[0] and "python ingest.py" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_schools_damaged_clause_records_fail_only_that_schools_questions(index_dir, tmp_path):
+    # Clause records are parsed on a school's first question, so start-up checks only that
+    # each file is complete; records that lost a whole line pass that check and are caught
+    # when read: that school's questions fail as unavailable (a 503 on the web), the others answer.
+    from assistant import Assistant
+    from assistant.errors import IndexUnavailableError
+
+    index = tmp_path / "index"
+    shutil.copytree(index_dir, index)
+    records = next(index.glob("gen-*")) / "clauses" / "glais.jsonl"
+    lines = records.read_text(encoding="utf-8").splitlines(keepends=True)
+    records.write_text("".join(lines[:5] + lines[6:]), encoding="utf-8")
+
+    bot = Assistant.load(index)
+    assert bot.ask("Can I post photos of my child on Facebook?", school="st-michaels", audience="parent").citations
+    with pytest.raises(IndexUnavailableError) as raised:
+        bot.ask("Can I post photos of my child on Facebook?", school="glais", audience="parent")
+    assert "glais" in str(raised.value) and "python ingest.py" in str(raised.value)
