@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import Assistant
 from assistant.errors import IndexUnavailableError
+from assistant.heap import return_freed_memory
 
 from .admin import admin_router
 from .api import api_router, http_error_handler, validation_error_handler
@@ -86,6 +87,7 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
         IndexNotFoundError: no index at ``settings.index_dir`` (run ``python ingest.py``).
     """
     settings = settings or WebSettings()
+    return_freed_memory()  # before the index loads: schools' graphs come and go all day
     holder = holder or AssistantHolder(settings.index_dir, assistant=assistant, reload_interval=settings.reload_interval)
     _warm_up(holder)
 
