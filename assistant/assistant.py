@@ -23,6 +23,7 @@ from .indexing import (
     embedding_units,
     generation_client,
     open_generation,
+    read_clauses,
     read_generation_text,
     read_manifest,
     read_school_clauses,
@@ -110,6 +111,11 @@ class Assistant:
         self._schools: dict[str, _SchoolIndex] = {}
         self._schools_lock = threading.Lock()
         verify_clause_records(generation, self.manifest)
+        if self.manifest.get("store_format", 1) < 2:  # one clauses.jsonl for all schools: read it once
+            by_school: dict[str, list[Clause]] = {}
+            for clause in read_clauses(generation):
+                by_school.setdefault(clause.school, []).append(clause)
+            self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
         self.max_question_chars = Settings().max_question_chars  # read once, not per request
 
     def _school(self, school: str) -> _SchoolIndex:
