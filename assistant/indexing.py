@@ -498,8 +498,8 @@ def _parse_clauses(generation: Generation, lines: list[str], what: str) -> list[
 def read_school_clauses(generation: Generation, school: str) -> list[Clause]:
     """One school's clause records, in document order, reading only that school's records.
 
-    Generations of store format 1 keep every school in one ``clauses.jsonl``; for those the
-    whole file is read and filtered.
+    Only for generations with per-school records (store format 2, or on a server); for
+    format 1 (one ``clauses.jsonl``) use `read_clauses`.
 
     Raises:
         IndexCorruptError: the school's clause records are missing or truncated.
@@ -511,8 +511,6 @@ def read_school_clauses(generation: Generation, school: str) -> list[Clause]:
             raise _corrupt(generation, f"no clause records for {school}")
         return _parse_clauses(generation, text.splitlines(), f"the clause records of {school}")
     path = Path(generation) / school_clauses_file(school)
-    if not path.parent.is_dir():
-        return [c for c in read_clauses(generation) if c.school == school]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -882,20 +880,20 @@ def _unit_records(clause: Clause, model_id: str) -> list[tuple[str, str, dict]]:
 
 
 def _old_school_vectors(
-    previous: Generation | None, previous_layout: str | None, school: str, keys_only: bool = False
+    previous: Generation | None, previous_manifest: dict, school: str, keys_only: bool = False
 ) -> dict[str, list[float]]:
     """One school's vectors in the previous generation, keyed by embedding-text hash.
 
     Read school by school, so memory holds one school's vectors at a time however many
-    schools there are. An unreadable previous generation only costs re-embedding. With
-    ``keys_only`` the values are None (only the keys are read).
+    schools there are. An unreadable previous generation (``previous_manifest`` empty) only
+    costs re-embedding. With ``keys_only`` the values are None (only the keys are read).
     """
     if previous is None:
         return {}
     include = ["metadatas"] if keys_only else ["embeddings", "metadatas"]
     try:
-        client = generation_client(previous)
-        if previous_layout == LAYOUT:
+        client = generation_client(previous, previous_manifest)
+        if previous_manifest.get("layout") == LAYOUT:
             got = client.get_collection(school_collection_name(previous.name, school)).get(include=include)
         else:
             got = client.get_collection(COLLECTION).get(where={"school": school}, include=include)
@@ -919,10 +917,10 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
             target = generation / document_text_file(school_id, doc_id)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    previous_layout = None
+    previous_manifest: dict = {}  # read once: the per-school reads below would each read it again
     if previous is not None:
         with contextlib.suppress(IndexCorruptError):
-            previous_layout = read_manifest(previous).get("layout")
+            previous_manifest = read_manifest(previous)
 
     by_school: dict[str, list[Clause]] = {}
     for c in clauses:
@@ -937,7 +935,7 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
     needed: Counter[str] = Counter()  # text -> vectors of this generation that need it embedded
     for school, school_clauses in by_school.items():
         records = records_of[school] = [r for c in school_clauses for r in _unit_records(c, embeddings.model_id)]
-        old_keys = _old_school_vectors(previous, previous_layout, school, keys_only=True)
+        old_keys = _old_school_vectors(previous, previous_manifest, school, keys_only=True)
         for _, text, meta in records:
             if meta["embed_key"] in old_keys:
                 done += 1
@@ -961,7 +959,7 @@ def _write_generation(generation: Generation, clauses, manifest_schools, texts, 
     embedded = sum(needed.values())
     # 3. One school at a time: its old vectors and the fresh ones into its own collection.
     for school, records in records_of.items():
-        old = _old_school_vectors(previous, previous_layout, school)
+        old = _old_school_vectors(previous, previous_manifest, school)
         # A previous generation readable in step 1 but not now (a Chroma server blip) only costs embedding.
         lost = list(dict.fromkeys(text for _, text, meta in records if meta["embed_key"] not in old and text not in fresh))
         if lost:
