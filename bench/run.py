@@ -129,8 +129,11 @@ def ingest(system: str, corpus: Path, n: int, rebuild: bool, keep_figures: bool 
     from it, the re-ingest is timed as ``"in_place"``, and the cold and warm figures stay
     those of the earlier code, marked ``"code_changed_since"``. That keeps a serving-side
     change from costing a 90-minute cold ingest at 1,000 schools; the report says so.
-    An interrupted build leaves no record, so the next run starts cold again rather than
-    report a half-warm cache as cold.
+    An interrupted build of ours leaves no record, so the next run starts cold again rather
+    than report a half-warm cache as cold. The textbook's cold build is resumable (at 1,000
+    schools it takes hours): an interrupted one keeps its store, its cold cache and a
+    ``ingest-textbook-<n>.partial.json`` marker, and the next run with the same fingerprint
+    continues it; `textbook.build` sums the build seconds over its runs.
     """
     index_dir = common.DATA / f"{system}-index-{n}"
     record_path = common.DATA / f"ingest-{system}-{n}.json"
@@ -150,21 +153,41 @@ def ingest(system: str, corpus: Path, n: int, rebuild: bool, keep_figures: bool 
             return index_dir, {**record, "reused_from": record["measured"]}
     cache = common.DATA / f"model-cache-{system}-{n}"
     warm_dir = common.DATA / f"{system}-index-{n}.warm"
-    record_path.unlink(missing_ok=True)
-    for folder in (index_dir, warm_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    fresh_model_cache(cache)
+    partial_path = common.DATA / f"ingest-{system}-{n}.partial.json"
+    resumable = system == "textbook"
+    partial = json.loads(partial_path.read_text(encoding="utf-8")) if partial_path.exists() else {}
+    resuming = resumable and not rebuild and partial.get("fingerprint") == key and index_dir.exists() and cache.exists()
+    if resuming:
+        log(f"{system}: resuming the cold ingest started on {partial['started']} (its cache and store were kept)")
+    else:
+        record_path.unlink(missing_ok=True)
+        partial_path.unlink(missing_ok=True)
+        for folder in (index_dir, warm_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        fresh_model_cache(cache)
+        if resumable:
+            partial_path.write_text(json.dumps({"fingerprint": key, "started": time.strftime("%Y-%m-%d %H:%M")}), encoding="utf-8")
     env = {"ASSISTANT_MODEL_CACHE": str(cache)}
+    finished = False
     try:
         log(f"{system}: ingest with a cold embedding cache")
-        cold = common.run_worker(["ingest", "--system", system, "--corpus", str(corpus), "--index-dir", str(index_dir)], env)
+        resume_flag = ["--resume"] if resumable else []
+        cold = common.run_worker(["ingest", "--system", system, "--corpus", str(corpus), "--index-dir", str(index_dir), *resume_flag], env)
         cold["texts_embedded"] = cached_texts(cache)
         log(f"{system}: ingest again into a fresh index with the cache now warm")
+        shutil.rmtree(warm_dir, ignore_errors=True)
         warm = common.run_worker(["ingest", "--system", system, "--corpus", str(corpus), "--index-dir", str(warm_dir)], env)
+        finished = True
     finally:
         shutil.rmtree(warm_dir, ignore_errors=True)
-        shutil.rmtree(cache, ignore_errors=True)  # hundreds of MB at 1,000 schools
+        if finished or not resumable:
+            shutil.rmtree(cache, ignore_errors=True)  # hundreds of MB at 1,000 schools
+            partial_path.unlink(missing_ok=True)
+        else:
+            log(f"{system}: cold ingest interrupted; its store and cache are kept and the next run resumes it")
     record = {"fingerprint": key, "measured": time.strftime("%Y-%m-%d %H:%M"), "cold": cold, "warm": warm}
+    if resuming or cold.get("runs", 1) > 1:
+        record["cold_started"] = partial.get("started", record["measured"])
     record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return index_dir, record
 
@@ -318,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-workers", action="store_true", help="skip the 2-worker run")
     parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="build (or resume building) the indexes and stop: no latency or load tests, no results file",
+    )
+    parser.add_argument(
         "--systems", type=parse_systems, default=list(SYSTEMS), help="systems to measure, comma-separated (default: ours,textbook)"
     )
     parser.add_argument("--skip-reason", default="", help="why a system left out by --systems is not measured (printed in the tables)")
@@ -332,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for n in [] if args.render_only else args.schools:
         log(f"=== {n} schools ===")
+        if args.ingest_only:
+            corpus = corpus_for(n, args.seed)
+            for system in [s for s in SYSTEMS if s in args.systems]:
+                index_dir, record = ingest(system, corpus, n, args.rebuild, args.keep_ingest_figures)
+                log(f"{system}: index ready in {index_dir.relative_to(ROOT)} (cold ingest {record['cold']['seconds']:.0f} s)")
+            continue
         result = bench_size(n, args)
         (RESULTS / f"schools-{n}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         print(report.render_size(result))

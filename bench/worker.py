@@ -49,8 +49,11 @@ def _rss() -> int:
     return psutil.Process().memory_info().rss
 
 
-def ingest(system: str, corpus: Path, index_dir: Path) -> dict:
-    """Load the models, then build ``system``'s index of ``corpus`` into ``index_dir``; returns the timings and counts."""
+def ingest(system: str, corpus: Path, index_dir: Path, resume: bool = False) -> dict:
+    """Load the models, then build ``system``'s index of ``corpus`` into ``index_dir``; returns the timings and counts.
+
+    ``resume`` (textbook only) continues an interrupted build in ``index_dir`` (`textbook.build`).
+    """
     from assistant.embedding import shared_embeddings
 
     embeddings = shared_embeddings()
@@ -66,8 +69,11 @@ def ingest(system: str, corpus: Path, index_dir: Path) -> dict:
     else:
         import textbook
 
-        result = textbook.build(corpus, index_dir, embeddings, progress=_bar("textbook: indexing", "chunk"))
-        seconds, items, extra = result["seconds"], result["chunks"], {}
+        result = textbook.build(corpus, index_dir, embeddings, progress=_bar("textbook: indexing", "chunk"), resume=resume)
+        seconds, items = result["seconds"], result["chunks"]
+        extra = {"cpu_seconds": result["cpu_seconds"]}
+        if result["runs"] > 1:
+            extra |= {"runs": result["runs"], "stored_before": result["stored_before"]}
     return {"system": system, "model_load_s": model_load_s, "seconds": seconds, "items": items, "rss": _rss(), **extra}
 
 
@@ -117,13 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     p_ingest.add_argument("--system", choices=["ours", "textbook"], required=True)
     p_ingest.add_argument("--corpus", type=Path, required=True)
     p_ingest.add_argument("--index-dir", type=Path, required=True)
+    p_ingest.add_argument("--resume", action="store_true", help="textbook: continue an interrupted build in --index-dir")
     p_in = sub.add_parser("inprocess", help="single-client in-process latency")
     p_in.add_argument("--system", choices=["ours", "textbook"], required=True)
     p_in.add_argument("--index-dir", type=Path, required=True)
     p_in.add_argument("--requests", type=Path, required=True, help='JSON file {"ask": [bodies], "search": [bodies]}')
     args = parser.parse_args(argv)
     if args.task == "ingest":
-        result = ingest(args.system, args.corpus, args.index_dir)
+        if args.resume and args.system != "textbook":
+            parser.error("--resume applies to --system textbook only (the assistant's ingest is incremental already)")
+        result = ingest(args.system, args.corpus, args.index_dir, args.resume)
     else:
         result = inprocess(args.system, args.index_dir, json.loads(args.requests.read_text(encoding="utf-8")))
     print(json.dumps(result))
