@@ -34,10 +34,12 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# pandoc, LibreOffice and qpdf make the DOCX/HTML/PDF fixtures of the format tests (Debian packages).
+# pandoc, LibreOffice and qpdf make the DOCX/HTML/PDF fixtures of the format tests; nginx runs
+# deploy/nginx.conf in front of two real apps (tests/test_chroma_server.py). Debian packages.
 fixtures-tools:
-	command -v pandoc >/dev/null && command -v soffice >/dev/null && command -v qpdf >/dev/null || \
-		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pandoc libreoffice-writer-nogui qpdf)
+	command -v pandoc >/dev/null && command -v soffice >/dev/null && command -v qpdf >/dev/null && \
+		(command -v nginx >/dev/null || test -x /usr/sbin/nginx) || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends pandoc libreoffice-writer-nogui qpdf nginx)
 
 # Debian's Chromium for the Playwright browser tests (never a Playwright browser download).
 .PHONY: chromium

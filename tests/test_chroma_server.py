@@ -191,3 +191,93 @@ def test_a_new_ingest_is_picked_up_by_every_app_and_old_generations_are_collecte
         third = build_index(root / "corpus", root / "ingest-index")
         left = {c.name.split(".", 1)[0] for c in chroma_client().list_collections() if c.name.startswith("gen-")}
     assert left == {fresh.generation, third.generation}
+
+
+# --- deploy/nginx.conf in front of the two apps ----------------------------------------------------
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def render_nginx_conf(folder: Path, listen: int, app_ports: list[int], chat_port: int) -> Path:
+    """deploy/nginx.conf with its compose host names and port 80 replaced by 127.0.0.1 ports,
+    and nginx's scratch files moved into ``folder`` (the rules themselves are left as written).
+
+    Raises:
+        AssertionError: deploy/nginx.conf no longer has a line this rewrites (update both).
+    """
+    text = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    scratch = "".join(f"    {kind}_temp_path {folder / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    rewrites = {
+        "server app-1:7860": f"server 127.0.0.1:{app_ports[0]}",
+        "server app-2:7860": f"server 127.0.0.1:{app_ports[1]}",
+        "server chat-1:7860": f"server 127.0.0.1:{chat_port}",
+        "listen 80;": f"listen 127.0.0.1:{listen};",
+        "http {\n": f"http {{\n    access_log {folder / 'access.log'};\n{scratch}",
+    }
+    for old, new in rewrites.items():
+        assert text.count(old) == 1, f"deploy/nginx.conf: expected exactly one {old!r}"
+        text = text.replace(old, new)
+    conf = folder / "nginx.conf"
+    conf.write_text(text, encoding="utf-8")
+    return conf
+
+
+@contextlib.contextmanager
+def nginx(folder: Path, app_ports: list[int], chat_port: int) -> Iterator[str]:
+    """A real nginx running the rendered deploy/nginx.conf; yields its base URL."""
+    if not Path(NGINX).exists():
+        pytest.fail("these tests need nginx (Debian package; `make fixtures-tools` installs it)")
+    folder.mkdir(parents=True, exist_ok=True)
+    listen = free_port()
+    conf = render_nginx_conf(folder, listen, app_ports, chat_port)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log"), "-g", f"daemon off; pid {folder / 'nginx.pid'};"],
+        stdout=(folder / "nginx.out").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{listen}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=30).status_code == 200, 30, "nginx answering /healthz", proc)
+        yield base
+    finally:
+        stop(proc)
+
+
+def _worker_pid(url: str) -> str:
+    return httpx.get(f"{url}/healthz", timeout=30).headers["x-worker-pid"]
+
+
+def test_deploy_nginx_conf_spreads_questions_over_both_apps_and_serves_chat_widget_and_viewer(two_apps, tmp_path):
+    ports, _ = two_apps
+    direct = httpx.post(f"http://127.0.0.1:{ports[0]}/api/ask", json=QUESTION, timeout=60).json()
+    app_pids = {_worker_pid(f"http://127.0.0.1:{port}") for port in ports}
+    assert len(app_pids) == 2
+    with nginx(tmp_path / "nginx", ports, chat_port=ports[0]) as base:
+        assert {_worker_pid(base) for _ in range(8)} == app_pids  # least_conn: both apps take requests
+        for _ in range(4):
+            response = httpx.post(f"{base}/api/ask", json=QUESTION, timeout=60)
+            assert response.status_code == 200, response.text
+            answer = response.json()
+            assert answer["verdict"] == direct["verdict"]
+            assert [c["clause_id"] for c in answer["citations"]] == [c["clause_id"] for c in direct["citations"]]
+        viewer = httpx.get(base + direct["citations"][0]["url"].split("#")[0], timeout=30)
+        assert viewer.status_code == 200 and direct["citations"][0]["clause_id"] in viewer.text
+        widget = httpx.get(f"{base}/widget", params={"school": "glais"}, timeout=30)
+        assert widget.status_code == 200 and "<form" in widget.text
+        chat = httpx.get(f"{base}/", timeout=30)  # the staff chat, through the unbuffered Gradio location
+        assert chat.status_code == 200 and "gradio" in chat.text.lower()
+        config = httpx.get(f"{base}/config", timeout=30)
+        assert config.status_code == 200 and config.json()["components"]
+
+
+def test_deploy_nginx_conf_answers_from_the_live_app_while_the_other_is_down(two_apps, tmp_path):
+    ports, _ = two_apps
+    down = free_port()  # nothing listens here: the second app's container has stopped
+    live_pid = _worker_pid(f"http://127.0.0.1:{ports[0]}")
+    with nginx(tmp_path / "nginx", [ports[0], down], chat_port=ports[0]) as base:
+        for _ in range(6):
+            response = httpx.post(f"{base}/api/ask", json=QUESTION, timeout=60)
+            assert response.status_code == 200, response.text
+            assert response.json()["citations"]
+        assert {_worker_pid(base) for _ in range(4)} == {live_pid}
