@@ -129,6 +129,13 @@ def ingest_table(r: dict) -> str:
     reused = [f"{s}: measured {v['reused_from']}" for s, v in (("ours", o), ("textbook", t)) if v.get("reused_from")]
     if reused:
         table += "\n\nIngest figures reused from the run that built the kept index (" + "; ".join(reused) + ")."
+    t_cold = t.get("cold") or {}
+    if t_cold.get("runs", 1) > 1:
+        table += (
+            f"\n\nThe textbook's cold build was interrupted and resumed: {t_cold['runs']} runs from {t.get('cold_started', '?')}, "
+            f"their build seconds summed ({_num(t_cold.get('cpu_seconds'))} CPU seconds over the same spans; "
+            "the machine may have run other work meanwhile)."
+        )
     if o.get("code_changed_since"):
         table += (
             f"\n\nThe ingest code has changed since these cold and warm figures were measured ({o['code_changed_since']}). "

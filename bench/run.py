@@ -186,8 +186,8 @@ def ingest(system: str, corpus: Path, n: int, rebuild: bool, keep_figures: bool 
         else:
             log(f"{system}: cold ingest interrupted; its store and cache are kept and the next run resumes it")
     record = {"fingerprint": key, "measured": time.strftime("%Y-%m-%d %H:%M"), "cold": cold, "warm": warm}
-    if resuming or cold.get("runs", 1) > 1:
-        record["cold_started"] = partial.get("started", record["measured"])
+    if resuming:
+        record["cold_started"] = partial["started"]
     record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return index_dir, record
 

@@ -110,3 +110,18 @@ def test_benchmark_tables_name_a_system_that_was_not_run():
     ingest_row = next(line for line in text.splitlines() if line.startswith("| cold embedding cache: build seconds"))
     assert ingest_row.split("|")[3].strip() == "–"
     assert "| ingest ≥ 300 clauses/s (cold embedding cache) |" in text
+
+
+def test_benchmark_tables_say_when_the_textbook_build_was_resumed():
+    """A cold build spread over several runs (bench/textbook.py resume) is reported as such, with its CPU seconds."""
+    import json
+
+    import report
+
+    result = json.loads((ROOT / "bench/results/schools-5.json").read_text(encoding="utf-8"))
+    result["ingest"]["textbook"]["cold"] |= {"runs": 3, "cpu_seconds": 9000.0}
+    result["ingest"]["textbook"]["cold_started"] = "2026-11-21 17:43"
+    text = report.render_size(result)
+    assert "The textbook's cold build was interrupted and resumed: 3 runs from 2026-11-21 17:43" in text
+    result["ingest"]["textbook"]["cold"].pop("runs")
+    assert "interrupted and resumed" not in report.render_size(result)
