@@ -125,3 +125,14 @@ def test_benchmark_tables_say_when_the_textbook_build_was_resumed():
     assert "The textbook's cold build was interrupted and resumed: 3 runs from 2026-11-21 17:43" in text
     result["ingest"]["textbook"]["cold"].pop("runs")
     assert "interrupted and resumed" not in report.render_size(result)
+
+
+def test_a_measurement_run_without_ours_is_refused_before_it_measures_anything(capsys):
+    """``--systems textbook`` would measure for minutes and then have no baseline to render against."""
+    import run
+
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--schools", "5", "--systems", "textbook"])
+    assert exit_info.value.code == 2
+    assert "--systems without ours only builds indexes: add --ingest-only" in capsys.readouterr().err
+    assert not (common.DATA / "ingest-textbook-5.partial.json").exists()
