@@ -151,6 +151,10 @@ def ingest(system: str, corpus: Path, n: int, rebuild: bool, keep_figures: bool 
             record["fingerprint"] = key
             record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
             return index_dir, {**record, "reused_from": record["measured"]}
+        # Say it before the kept index is deleted: at 1,000 schools the rebuild takes hours.
+        log(
+            f"{system}: corpus or ingest code changed since {record['measured']}: deleting that index and measuring ingest again from cold (--keep-ingest-figures re-ingests ours in place instead)"
+        )
     cache = common.DATA / f"model-cache-{system}-{n}"
     warm_dir = common.DATA / f"{system}-index-{n}.warm"
     partial_path = common.DATA / f"ingest-{system}-{n}.partial.json"
