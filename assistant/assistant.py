@@ -34,6 +34,7 @@ from .indexing import (
     verify_clause_records,
     verify_generation,
 )
+from .rerank import TrainedJudge
 from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
 from .types import AUDIENCES, Answer, Citation, Clause
 
@@ -116,7 +117,15 @@ class Assistant:
             for clause in read_clauses(generation):
                 by_school.setdefault(clause.school, []).append(clause)
             self._schools = {school: _SchoolIndex(clauses) for school, clauses in by_school.items()}
-        self.max_question_chars = Settings().max_question_chars  # read once, not per request
+        settings = Settings()
+        self.max_question_chars = settings.max_question_chars  # read once, not per request
+        # The trained reranker, verdict classifier and calibration (issue 16); off only to
+        # measure the retriever and rules alone (ASSISTANT_RERANK=false).
+        self.judge: TrainedJudge | None = None
+        if settings.rerank:
+            from .rerank import shared_judge
+
+            self.judge = shared_judge()
 
     def _school(self, school: str) -> _SchoolIndex:
         """``school``'s clauses and BM25 index, read from the generation on first use.
@@ -306,9 +315,10 @@ class Assistant:
         history = self._validate(question, school, audience, history)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
-        return [
-            Citation.from_clause(c.clause, c.score) for c in self._candidates(self._plan(question, history, audience), school, audience)[:k]
-        ]
+        candidates = self._candidates(self._plan(question, history, audience), school, audience)
+        if self.judge is not None:
+            candidates = self.judge.rerank(question, history, audience, candidates)
+        return [Citation.from_clause(c.clause, c.score) for c in candidates[:k]]
 
     def ask(
         self,
@@ -321,8 +331,10 @@ class Assistant:
         """Answer ``question`` from ``school``'s policies.
 
         Returns:
-            an `Answer`: verdict yes / no / conditional / info with 1–3 citations of this
-            school's clauses, or not_covered with none.
+            an `Answer` in one of three bands (see `assistant.rerank`): ``answer`` (verdict
+            yes / no / conditional / info citing this school's clause), ``unsure`` (verdict
+            unsure, the three likeliest clauses) or ``not_covered`` (no citation); with the
+            calibrated ``confidence``.
 
         Raises:
             ValueError, IndexUnavailableError: as for `search`.
@@ -330,12 +342,17 @@ class Assistant:
         history = self._validate(question, school, audience, history)
         plan = self._plan(question, history, audience)
         candidates = self._candidates(plan, school, audience)
+        judgement = None
+        if self.judge is not None and candidates:
+            judgement = self.judge.judge(question, history, audience, candidates)
+            candidates = judgement.candidates
         meta = self.manifest["schools"][school]
         query = plan[-1].text
         similarity = None
-        if candidates and not should_abstain(candidates[0]):
+        answering = judgement.band == "answer" if judgement is not None else bool(candidates) and not should_abstain(candidates[0])
+        if answering:
             similarity = self._sentence_similarity(candidates[0].clause, plan)
-        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today, similarity)
+        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today, similarity, judgement)
 
     def _sentence_similarity(self, clause: Clause, plan: list[PlannedQuery]) -> dict[str, float] | None:
         """Each sentence of ``clause`` that has a vector of its own → its cosine similarity

@@ -10,14 +10,15 @@ The chunker follows the document's own structure rather than a character budget:
   "Bring the School into disrepute;" reads "Staff must not … in a manner which may: Bring
   the School into disrepute;" on its own;
 * signature/date lines, tables, link-only stubs and empty headings yield no clause;
-* a passage the document repeats verbatim (or a truncated copy of it) yields one clause.
+* a passage the document repeats verbatim (the same words, lead-in included, whatever the
+  whitespace, case or emphasis) yields one clause; a clause that differs by a word ("may not"
+  for "may", "£50" for "£5", "Key Stage 2" for "Key Stage 1") is another rule and is kept.
 
 Character offsets point into the original text, so a viewer can highlight the clause.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -343,8 +344,8 @@ def chunk_document(doc: PolicyDocument, school_name: str = "", page_starts: list
             (ascending); each clause then gets the 1-based page of its start.
 
     Returns:
-        clauses in document order, duplicates (verbatim or truncated repeats of an earlier
-        clause of the same document) removed.
+        clauses in document order, exact repeats of an earlier clause of the same document
+        (same lead-in and text after `normalise_for_match`) removed.
     """
     title_names = [n for n in (school_name, doc.title) if n]
     stream = _merge_continuations(_tokenise(_split_lines(doc.text)))
@@ -353,7 +354,7 @@ def chunk_document(doc: PolicyDocument, school_name: str = "", page_starts: list
     sections = _SectionStack()
     positions: dict[str, int] = {}
     clauses: list[Clause] = []
-    seen: list[str] = []
+    seen: set[str] = set()  # normalised lead-in + text of every clause emitted so far
     para_lead_in = ""
     item_stack: list[tuple[int, str]] = []  # (indent, lead-in text or "") of open items
 
@@ -362,9 +363,11 @@ def chunk_document(doc: PolicyDocument, school_name: str = "", page_starts: list
         if not text or _is_link_stub(block.text) or len(_WORD.findall(text)) < (1 if lead_in else 2):
             return
         norm = normalise_for_match(f"{lead_in} {text}")
-        if _is_repeat(norm, seen) or (block.kind == "item" and _toc_key(text) in toc_keys):
+        # Only an exact repeat is merged: a clause one word away from an earlier one ("may not"
+        # for "may", "£50" for "£5") is a different rule, so no similarity threshold is safe here.
+        if norm in seen or (block.kind == "item" and _toc_key(text) in toc_keys) or _is_cut_off_copy(text, norm, seen):
             return
-        seen.append(norm)
+        seen.add(norm)
         section = sections.path
         positions[section] = positions.get(section, 0) + 1
         page = None
@@ -435,16 +438,16 @@ def _toc_key(text: str) -> str | None:
     return f"{m.group(1).lower()}. {m.group(2).lower()}" if m else None
 
 
-def _is_repeat(norm: str, seen: list[str]) -> bool:
-    """True when ``norm`` repeats an earlier clause verbatim, truncated, or with a typo's difference."""
-    for earlier in seen:
-        if norm in earlier:
-            return True
-        if min(len(norm), len(earlier)) / max(len(norm), len(earlier)) > 0.9:
-            matcher = difflib.SequenceMatcher(None, norm, earlier, autojunk=False)
-            if matcher.quick_ratio() >= 0.95 and matcher.ratio() >= 0.95:
-                return True
-    return False
+def _is_cut_off_copy(text: str, norm: str, seen: set[str]) -> bool:
+    """True for an unfinished fragment (no closing punctuation) whose words all stand, in
+    order, inside an earlier clause: a copy the document breaks off mid-sentence ("The sending
+    of inappropriate text messages between any members of the school community is"), which
+    states no rule of its own. A finished sentence is never dropped this way, however similar.
+    Scans earlier clauses only for such fragments, so the chunker stays linear in practice."""
+    if text.rstrip().endswith(tuple(_TERMINAL)):
+        return False
+    padded = f" {norm} "
+    return any(padded in f" {earlier} " for earlier in seen)
 
 
 def _next_block_kind(stream: list[tuple[str, object]], idx: int) -> str | None:

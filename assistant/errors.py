@@ -5,17 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that is not UTF-8 written as ``\\xNN``.
+
+    On POSIX, ``b"caf\\xe9.txt"`` reaches Python as ``"caf\\udce9.txt"`` (surrogate-escaped),
+    which cannot be printed to a UTF-8 stream, encoded or hashed; this gives ``"caf\\xe9.txt"``.
+    Any other text comes back unchanged.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name produced: escape it as is
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class CorpusError(Exception):
     """A corpus file or folder that cannot be ingested.
 
     Attributes:
         path: the offending file or folder; reason: what is wrong with it, in plain words.
+            Both are `printable`: a name that is not UTF-8 is kept escaped (``caf\\xe9.txt``),
+            so every report of a bad file can be printed and compared.
     """
 
     def __init__(self, path: Path | str, reason: str) -> None:
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        self.path = Path(printable(str(path)))
+        self.reason = printable(reason)
+        super().__init__(f"{self.path}: {self.reason}")
 
 
 class IndexNotFoundError(Exception):

@@ -69,7 +69,7 @@ SERVER_POINTER = "policy-assistant.current"
 #: Seconds an HTTP call to a Chroma server may take before the store counts as unavailable.
 SERVER_TIMEOUT = 10.0
 #: Bump when chunking or embedding text changes, so ingest rebuilds every document.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"  # 6: only exact repeats are merged (issue 17 item 8)
 #: Manifest ``store_format``: 2 = every school's HNSW graph persisted at ingest and clause
 #: records stored per school. An index of an older format serves as it is; the next ingest
 #: rebuilds it (copying its vectors, no model runs) even when the corpus is unchanged.

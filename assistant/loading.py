@@ -14,16 +14,21 @@ agreed by governors in November 2015", a document title property or title headin
 
 `scan_corpus` reads everything it can and collects every bad file with its reason;
 `load_corpus` and `load_school` raise on the first/any problem instead.
+
+Only what is really inside the corpus folder is read: a symbolic link (a school folder,
+its ``school.toml`` or a document) is a bad file, whatever it points at, and so is a file
+name that is not UTF-8 (reported escaped, ``caf\\xe9.txt``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CorpusError
+from .errors import CorpusError, printable
 from .formats import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, extract
 from .types import AUDIENCES, PolicyDocument, School
 
@@ -269,8 +274,32 @@ def read_widget_origins(meta_path: Path) -> tuple[str, ...]:
     return widget_origins_of(meta, meta_path)
 
 
-def _read_metadata(folder: Path) -> dict:
+def _outside_corpus(path: Path, root: Path) -> str | None:
+    """Why ``path`` is not really inside the corpus folder ``root`` (the reason for a `CorpusError`), or None.
+
+    Every symbolic link is refused, even one pointing inside the corpus: a link publishes
+    another file under this school's name, and where it points can change after ingest checked it.
+    """
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError as exc:
+            target = f"unreadable: {exc.strerror or exc}"
+        return (
+            f"is a symbolic link (to {target}): ingest reads only files and folders that are really inside the corpus (copy it in instead)"
+        )
+    # With links refused level by level, this catches a path given outside ``root`` to begin with.
+    real, inside = path.resolve(), root.resolve()
+    if not real.is_relative_to(inside):
+        return f"resolves to {real}, outside the corpus folder {inside}"
+    return None
+
+
+def _read_metadata(folder: Path, root: Path) -> dict:
     meta_path = folder / METADATA_FILE
+    outside = _outside_corpus(meta_path, root)
+    if outside is not None:
+        raise CorpusError(meta_path, outside)
     if not meta_path.exists():
         raise CorpusError(meta_path, f"is missing: every school folder needs a {METADATA_FILE} with its name")
     try:
@@ -315,39 +344,56 @@ class SchoolScan:
     whole_school: bool = False
 
 
-def scan_school(folder: Path, max_bytes: int | None = None) -> SchoolScan:
+def scan_school(folder: Path, max_bytes: int | None = None, root: Path | None = None) -> SchoolScan:
     """Read one school folder, collecting problems instead of raising them.
 
     Args:
-        folder: ``corpus/<school-id>``; max_bytes: per-file size limit (default: settings).
+        folder: ``corpus/<school-id>``; max_bytes: per-file size limit (default: settings);
+        root: the corpus folder, which nothing read may lie outside (default: ``folder``'s parent).
+
+    A symbolic link (the folder itself, its ``school.toml`` or a document) and a document
+    whose file name is not UTF-8 are problems like any unreadable file.
     """
     folder = Path(folder)
+    root = folder.parent if root is None else Path(root)
     max_bytes = max_file_bytes() if max_bytes is None else max_bytes
     school_id = folder.name
     scan = SchoolScan(school_id, None)
-    if not _SCHOOL_ID.match(school_id):
-        scan.problems.append(CorpusError(folder, "school folder names must be lower-case letters, digits and hyphens"))
+    problem = _outside_corpus(folder, root)
+    if problem is None and not _SCHOOL_ID.match(school_id):
+        problem = "school folder names must be lower-case letters, digits and hyphens"
+    if problem is not None:
+        scan.problems.append(CorpusError(folder, problem))
         scan.whole_school = True
         return scan
     try:
-        meta = _read_metadata(folder)
+        meta = _read_metadata(folder, root)
     except CorpusError as exc:
         scan.problems.append(exc)
         scan.whole_school = True
         return scan
     docs_meta = meta.get("documents", {})
     files = [p for p in sorted(folder.iterdir()) if p.name != METADATA_FILE and not p.name.startswith(".") and not p.is_dir()]
+    # Document ids are printable stems: a name that is not UTF-8 fails below, reported under this id.
     stems: dict[str, list[Path]] = {}
     for path in files:
-        stems.setdefault(path.stem, []).append(path)
+        stems.setdefault(printable(path.stem), []).append(path)
     documents = []
     for path in files:
-        doc_id = path.stem
+        doc_id = printable(path.stem)
         if len(stems[doc_id]) > 1:
             if path == stems[doc_id][0]:
                 names = ", ".join(p.name for p in stems[doc_id])
                 scan.problems.append(CorpusError(folder / doc_id, f"has more than one file ({names}): keep one file per document"))
                 scan.failed.add(doc_id)
+            continue
+        problem = _outside_corpus(path, root)
+        if problem is None and printable(path.name) != path.name:
+            # It would become a document id that cannot be hashed, stored or printed (issue 17).
+            problem = "has a name that is not valid UTF-8: rename it (letters, digits and hyphens make the best document ids)"
+        if problem is not None:
+            scan.problems.append(CorpusError(path, problem))
+            scan.failed.add(doc_id)
             continue
         try:
             result = extract(path, max_bytes=max_bytes)
@@ -445,10 +491,11 @@ def scan_corpus(corpus_dir: Path, max_bytes: int | None = None) -> CorpusScan:
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise CorpusError(corpus_dir, "is not a folder")
+    # A link to a folder counts as a school folder here, so that scan_school reports it rather than skip it.
     folders = sorted(p for p in corpus_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise CorpusError(corpus_dir, "holds no school folders")
-    return CorpusScan([scan_school(folder, max_bytes) for folder in folders])
+    return CorpusScan([scan_school(folder, max_bytes, root=corpus_dir) for folder in folders])
 
 
 def load_corpus(corpus_dir: Path, max_bytes: int | None = None) -> list[School]:

@@ -10,8 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Verdict = Literal["yes", "no", "conditional", "info", "not_covered"]
-VERDICTS: tuple[str, ...] = ("yes", "no", "conditional", "info", "not_covered")
+Verdict = Literal["yes", "no", "conditional", "info", "unsure", "not_covered"]
+#: ``unsure``: the assistant is not confident enough to answer and shows the likeliest clauses instead.
+VERDICTS: tuple[str, ...] = ("yes", "no", "conditional", "info", "unsure", "not_covered")
+#: Answer bands by confidence (issue 16): answer (verdict + clause), unsure (top clauses, no
+#: verdict), not_covered (no citation, ask the school office).
+Band = Literal["answer", "unsure", "not_covered"]
 
 #: Roles a question may be asked in (the asker's audience).
 AUDIENCES: tuple[str, ...] = ("staff", "parent", "pupil", "visitor", "governor")
@@ -123,12 +127,19 @@ class Answer:
         text: a short, plain-English answer resting only on ``citations``.
         citations: 1–3 citations, best first; empty when ``verdict == "not_covered"``.
         notes: extra remarks shown with the answer (e.g. a policy past its review date).
+        band: ``answer`` (a verdict resting on the first citation), ``unsure`` (verdict
+            ``unsure``: the likeliest clauses, no verdict) or ``not_covered`` (no citation).
+        confidence: calibrated probability (0–1) that the first clause the assistant found
+            answers the question (`assistant.rerank.Calibration`); None when the trained
+            stage is switched off (``ASSISTANT_RERANK=false``).
     """
 
     verdict: Verdict
     text: str
     citations: list[Citation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    band: Band = "answer"
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -137,6 +148,8 @@ class Answer:
             "text": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "notes": list(self.notes),
+            "band": self.band,
+            "confidence": self.confidence,
         }
 
 

@@ -76,7 +76,9 @@ class Outcome:
         ranked: texts of the search results, best first (k ≥ 5);
         ranked_schools: their schools; verdict: the answer's verdict;
         cited: texts of the answer's citations; cited_schools: their schools;
-        ask_ms: latency of the ask call in milliseconds.
+        ask_ms: latency of the ask call in milliseconds;
+        band: the answer's band (answer / unsure / not_covered; a system without bands
+            answers everything it does not abstain on in the "answer" band).
     """
 
     item: BankItem
@@ -86,6 +88,7 @@ class Outcome:
     cited: list[str]
     cited_schools: list[str]
     ask_ms: float = 0.0
+    band: str = "answer"
 
 
 @dataclass
@@ -119,6 +122,9 @@ def score(outcomes: list[Outcome]) -> Scores:
     * ``verdict_acc``: items whose answer verdict is one of the acceptable verdicts.
     * ``abstain_precision/recall/f1``: of not_covered answers vs. not_covered items.
     * ``cross_school_citations``: search results or citations from another school (count).
+    * ``confident_precision``: of the answers in the "answer" band, the share whose question
+      is answerable, whose first citation contains gold and whose verdict is acceptable.
+    * ``coverage``: answerable items answered in the "answer" band.
     * ``median_cited_chars``: median length of the answer's first citation, when it cites.
     * ``ask_p50_ms`` / ``ask_p95_ms``: ask latency percentiles (linear interpolation).
     """
@@ -133,6 +139,8 @@ def score(outcomes: list[Outcome]) -> Scores:
     precision = _rate(len(both), len(predicted_abstain))
     recall = _rate(len(both), len(true_abstain))
     f1 = round(2 * precision * recall / (precision + recall), 4) if precision and recall else (0.0 if true_abstain else None)
+    confident = [o for o in outcomes if o.band == "answer" and o.verdict != "not_covered"]
+    confident_ok = [o for o in confident if o.item.answerable and o in ans_ok and o in verdict_ok]
     cross = sum(s != o.item.school for o in outcomes for s in (*o.ranked_schools[:5], *o.cited_schools))
     cited_chars = [len(o.cited[0]) for o in outcomes if o.cited]
     latencies = [o.ask_ms for o in outcomes]
@@ -146,6 +154,8 @@ def score(outcomes: list[Outcome]) -> Scores:
         "abstain_precision": precision,
         "abstain_recall": recall,
         "abstain_f1": f1,
+        "confident_precision": _rate(len(confident_ok), len(confident)),
+        "coverage": _rate(sum(o.item.answerable for o in confident), len(answerable)),
         "cross_school_citations": cross,
         "median_cited_chars": statistics.median(cited_chars) if cited_chars else None,
         "ask_p50_ms": _percentile(latencies, 0.50),

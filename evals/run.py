@@ -44,6 +44,7 @@ def run_ours(bot, bank: list[BankItem]) -> list[Outcome]:
                 [c.text for c in answer.citations],
                 [c.school for c in answer.citations],
                 ask_ms,
+                answer.band,
             )
         )
     return outcomes
@@ -97,6 +98,8 @@ METRIC_KEYS = [
     "abstain_precision",
     "abstain_recall",
     "abstain_f1",
+    "confident_precision",
+    "coverage",
     "cross_school_citations",
     "median_cited_chars",
     "ask_p50_ms",

@@ -16,7 +16,7 @@ import pytest
 from assistant.chunking import SECTION_SEPARATOR, chunk_document, clean_markup, normalise_for_match
 from assistant.indexing import chunk_school
 from assistant.loading import load_school
-from assistant.types import CLAUSE_AUDIENCES, Clause, School
+from assistant.types import CLAUSE_AUDIENCES, Clause, PolicyDocument, School
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -124,9 +124,71 @@ def test_glais_repeated_passwords_section_yields_each_bullet_once(corpus):
     # the other repeated blocks (Remote Access, Safe Use of Images) are kept once too
     assert len(containing(glais, "You are responsible for all activity via your remote access facility.")) == 1
     assert len(containing(glais, "Guidance for Schools on Safe Use of Images")) == 1
-    # a truncated repeat ("… between any members of the school community is") is not a clause
+    # the complete texting rule is one clause. The policy's last copy of it breaks off ("… between
+    # any members of the school community is"): not an exact repeat, so no longer merged (issue 17 item 8)
     texting = containing(glais, "The sending of inappropriate text messages")
-    assert len(texting) == 1 and texting[0].text.endswith("is not allowed.")
+    assert len([c for c in texting if c.text.endswith("is not allowed.")]) == 1
+
+
+# --- repeats: only an exact repeat is merged -----------------------------------------------
+
+
+def chunked(text: str) -> list[str]:
+    """The display texts of ``text`` chunked as one document."""
+    doc = PolicyDocument("test-school", "test-policy", "Test Policy", "test-policy.txt", text, "0" * 64)
+    return [c.display_text for c in chunk_document(doc)]
+
+
+NEAR_TWINS = {
+    "a negation": (
+        "Pupils may use their phones on the coach to listen to music on the way to and from school trips.",
+        "Pupils may not use their phones on the coach to listen to music on the way to and from school trips.",
+    ),
+    "a number and a name": (
+        "If a device is lost or damaged through carelessness, parents will be charged £5 per replacement lanyard.",
+        "If a device is lost or damaged through carelessness, parents will be charged £50 per replacement iPad.",
+    ),
+    "a key stage": (
+        "Key Stage 1 pupils must hand their phones to the class teacher at the start of the school day.",
+        "Key Stage 2 pupils must hand their phones to the class teacher at the start of the school day.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(NEAR_TWINS))
+def test_a_clause_differing_from_an_earlier_one_by_one_word_is_a_different_rule(case):
+    """Issue 17 item 8: 95 %-similar clauses were dropped as repeats, losing the rule that differs."""
+    first, second = NEAR_TWINS[case]
+    assert chunked(f"{first}\n\n{second}\n") == [first, second]
+    assert chunked(f"- {first}\n- {second}\n") == [first, second]
+
+
+def test_an_exact_repeat_differing_only_in_whitespace_case_and_markup_is_one_clause():
+    rule = "Staff must not post pictures of pupils on their personal social media accounts."
+    text = (
+        f"{rule}\n\n"
+        "Staff  must not post pictures of pupils\non their personal social media accounts.\n\n"
+        "STAFF MUST NOT POST PICTURES OF PUPILS ON THEIR PERSONAL SOCIAL MEDIA ACCOUNTS.\n\n"
+        "**Staff must not** post pictures of *pupils* on their personal social media accounts.\n\n"
+        "Pupils must not post pictures of staff on their personal social media accounts.\n"
+    )
+    assert chunked(text) == [rule, "Pupils must not post pictures of staff on their personal social media accounts."]
+
+
+def test_a_copy_broken_off_mid_sentence_is_dropped_but_a_finished_shorter_rule_is_kept():
+    rule = "The sending of inappropriate text messages between any members of the school community is not allowed."
+    cut_off = "The sending of inappropriate text messages between any members of the school community is"
+    shorter = "The sending of inappropriate text messages is not allowed."
+    assert chunked(f"{rule}\n\n{cut_off}\n") == [rule]
+    assert chunked(f"{rule}\n\n{shorter}\n") == [rule, shorter]
+
+
+def test_the_same_item_under_another_lead_in_is_another_rule():
+    text = "Staff must not:\n\n- use their own phones in class.\n\nPupils must not:\n\n- use their own phones in class.\n"
+    assert chunked(text) == [
+        "Staff must not: use their own phones in class.",
+        "Pupils must not: use their own phones in class.",
+    ]
 
 
 @pytest.mark.parametrize("school", SCHOOLS)

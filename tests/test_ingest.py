@@ -360,7 +360,7 @@ def answers(bot: Assistant) -> list[tuple]:
 
 
 def test_bad_text_files_fail_ingest_naming_each_file_and_the_served_index_still_answers(corpus_copy, index_dir, bot, tmp_path):
-    """Empty, binary (NUL bytes), undecodable and unreadable (dangling link) policy files."""
+    """Empty, binary (NUL bytes) and undecodable policy files, and a (dangling) symbolic link."""
     served = tmp_path / "index"
     shutil.copytree(index_dir, served)
     blank = corpus_copy / "glais" / "blank.txt"
@@ -387,7 +387,7 @@ def test_bad_text_files_fail_ingest_naming_each_file_and_the_served_index_still_
     assert f"{blank}: contains no text" in err
     assert f"{binary}: is a binary file, not text (it contains NUL bytes)" in err
     assert f"{garbage}: is not UTF-8 text" in err and "encoding cannot be detected" in err
-    assert f"{dangling}: cannot be read" in err
+    assert f"{dangling}: is a symbolic link" in err  # refused before it is read (issue 17: links are never followed)
     assert "4 file(s) cannot be ingested" in err
     assert "was left untouched" in err
     assert "Traceback" not in err

@@ -23,7 +23,7 @@ import pytest
 from policy_fixtures import cached_format_corpora, encrypted_pdf, legacy_text, scanned_pdf, truncated
 
 from assistant import Assistant
-from assistant.indexing import IngestBusyError, build_index, current_generation, ingest_lock, read_manifest
+from assistant.indexing import IngestBusyError, build_index, current_generation, ingest_lock, read_clauses, read_manifest
 from assistant.ingest_cli import main
 from assistant.loading import dates_from_text
 
@@ -184,6 +184,111 @@ def test_text_in_a_legacy_encoding_is_detected_and_served_correctly(corpus_copy,
     clauses = Assistant.load(served).clauses("st-michaels", "charges")
     assert any(c.text == "A replacement charger costs £5 – ask the school office." for c in clauses)
     assert any("St Michael’s" in c.text for c in clauses)
+
+
+# --- only real files with printable names inside the corpus folder are read (issue 17) -----------
+
+SECRET = "The alarm code for the server room is 4711 and it must never be shared with anyone."
+
+
+def _outside(tmp: Path) -> Path:
+    """A readable file outside the corpus, as /etc/passwd would be."""
+    path = tmp / "outside" / "passwd.txt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f"Secrets\n\n{SECRET}\n", encoding="utf-8")
+    return path
+
+
+def _file_link_out(corpus: Path, tmp: Path) -> Path:
+    link = corpus / "glais" / "passwd.txt"
+    link.symlink_to(_outside(tmp))
+    return link
+
+
+def _file_link_in(corpus: Path, tmp: Path) -> Path:
+    """Another school's policy published as Glais's own."""
+    link = corpus / "glais" / "ict-code-of-conduct.txt"
+    link.symlink_to(Path("..") / "st-michaels" / "ict-code-of-conduct.txt")
+    return link
+
+
+def _school_link(corpus: Path, tmp: Path) -> Path:
+    folder = _outside(tmp).parent
+    (folder / "school.toml").write_text('name = "Elsewhere"\n', encoding="utf-8")
+    link = corpus / "elsewhere"
+    link.symlink_to(folder, target_is_directory=True)
+    return link
+
+
+def _metadata_link(corpus: Path, tmp: Path) -> Path:
+    link = corpus / "glais" / "school.toml"
+    moved = tmp / "outside.toml"
+    shutil.move(link, moved)
+    link.symlink_to(moved)
+    return link
+
+
+LINKS = {
+    "file linked outside the corpus": _file_link_out,
+    "file linked to another school's file": _file_link_in,
+    "school folder linked outside the corpus": _school_link,
+    "school.toml linked outside the corpus": _metadata_link,
+}
+
+
+@pytest.mark.parametrize("case", list(LINKS))
+def test_a_symbolic_link_is_refused_by_name_and_allow_partial_serves_the_rest(case, corpus_copy, served, tmp_path, capsys):
+    """Issue 17 item 7: ``ln -s /etc/passwd corpus/glais/passwd.txt`` was ingested and published."""
+    link = LINKS[case](corpus_copy, tmp_path)
+    before = snapshot(served)
+    refusal = f"{link}: is a symbolic link (to {os.readlink(link)}): ingest reads only files and folders that are really inside the corpus"
+
+    code, out, err = ingest(capsys, str(corpus_copy), "--index-dir", str(served))
+    assert code == 1
+    assert refusal in err, err
+    assert "4711" not in out + err
+    assert snapshot(served) == before
+
+    code, out, err = ingest(capsys, str(corpus_copy), "--index-dir", str(served), "--allow-partial")
+    assert code == 3
+    assert refusal in err, err
+    assert "4711" not in out + err
+    generation = current_generation(served)
+    schools = read_manifest(generation)["schools"]
+    assert sorted(schools) == sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+    for school in schools:
+        assert sorted(schools[school]["documents"]) == sorted(p.stem for p in (CORPUS / school).iterdir() if p.suffix == ".txt")
+    clauses = read_clauses(generation)
+    assert not [c for c in clauses if "4711" in c.text]
+    assert {c.school for c in clauses if "Parents must not, however, post photographs" in c.text} == {"st-michaels"}
+
+
+def test_a_file_name_that_is_not_utf8_is_named_escaped_and_allow_partial_serves_the_rest(corpus_copy, served, capsys):
+    """Issue 17 item 10: b"caf\\xe9.txt" crashed ingest in `clause_id_for` with a traceback naming no file."""
+    bad = corpus_copy / "glais" / os.fsdecode(b"caf\xe9.txt")
+    bad.write_text("Cafe\n\nPupils may buy a drink at the cafe after school on Fridays.\n", encoding="utf-8")
+    bad_school = corpus_copy / os.fsdecode(b"\xe9cole")
+    shutil.copytree(corpus_copy / "st-michaels", bad_school)
+    before = snapshot(served)
+    named = f"{corpus_copy / 'glais'}/caf\\xe9.txt: has a name that is not valid UTF-8"
+
+    code, out, err = ingest(capsys, str(corpus_copy), "--index-dir", str(served))
+    assert code == 1
+    assert named in err, err
+    assert f"{corpus_copy}/\\xe9cole: school folder names must be lower-case letters, digits and hyphens" in err
+    (out + err).encode("utf-8")  # every name is printable: no lone surrogate reaches the report
+    assert snapshot(served) == before
+
+    code, out, err = ingest(capsys, str(corpus_copy), "--index-dir", str(served), "--allow-partial")
+    assert code == 3
+    assert named in err, err
+    assert re.search(r"FAILED +glais/caf\\xe9 \(caf\\xe9\.txt\): has a name that is not valid UTF-8", out), out
+    (out + err).encode("utf-8")
+    generation = current_generation(served)
+    schools = read_manifest(generation)["schools"]
+    assert sorted(schools) == sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+    assert sorted(schools["glais"]["documents"]) == ["social-media-mobile-phones-photography-policy"]
+    assert not [c for c in read_clauses(generation) if "cafe" in c.text]
 
 
 # --- --allow-partial ------------------------------------------------------------------------

@@ -41,6 +41,7 @@ MAX_HISTORY_ITEMS = 50
 
 Audience = Literal[AUDIENCES]  # type: ignore[valid-type]
 Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Band = Literal["answer", "unsure", "not_covered"]
 Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS), AfterValidator(strip_control)]
 
 
@@ -104,10 +105,20 @@ class CitationOut(BaseModel):
 class AskResponse(BaseModel):
     """The answer: verdict, a short text resting only on the citations, and the citations (best first)."""
 
-    verdict: Verdict = Field(description="yes, no, conditional (only if…), info, or not_covered (then no citations).")
+    verdict: Verdict = Field(
+        description="yes, no, conditional (only if…), info; unsure (the likeliest clauses, no verdict); or not_covered (then no citations)."
+    )
     text: str
     citations: list[CitationOut]
     notes: list[str] = Field(default_factory=list, description="Remarks such as a policy past its review date.")
+    band: Band = Field(
+        default="answer",
+        description="answer (a verdict resting on the first citation), unsure (the three likeliest clauses, no verdict) or not_covered.",
+    )
+    confidence: float | None = Field(
+        default=None,
+        description="Calibrated probability (0–1) that the first clause found answers the question; null when the trained stage is off.",
+    )
 
 
 class SearchResponse(BaseModel):
@@ -249,7 +260,12 @@ def api_router(
             except Exception as exc:  # the log must never cost a parent their answer
                 log.error("could not log a question: %s", exc)
         return AskResponse(
-            verdict=answer.verdict, text=answer.text, citations=[CitationOut.of(c) for c in answer.citations], notes=list(answer.notes)
+            verdict=answer.verdict,
+            text=answer.text,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            notes=list(answer.notes),
+            band=answer.band,
+            confidence=answer.confidence,
         )
 
     @router.post(

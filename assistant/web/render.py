@@ -18,8 +18,23 @@ VERDICT_LABELS: dict[str, str] = {
     "no": "No",
     "conditional": "Only if…",
     "info": "Info",
+    "unsure": "Not sure",
     "not_covered": "Not covered",
 }
+
+#: What a reader is told about each confidence band (issue 16), under the badge.
+BAND_NOTES: dict[str, str] = {
+    "answer": "Confident answer",
+    "unsure": "Not certain: check these parts of the policy",
+    "not_covered": "Not in the school's policies",
+}
+
+
+def confidence_text(band: str, confidence: float | None) -> str:
+    """The band line shown with an answer, e.g. "Confident answer · 93% sure" (no figure when None)."""
+    note = BAND_NOTES.get(band, band)
+    return f"{note} · {round(confidence * 100)}% sure" if confidence is not None and band != "not_covered" else note
+
 
 # Characters that start markdown constructs; a backslash makes each one literal.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$=:^])")
@@ -71,9 +86,11 @@ def answer_html(answer: Answer, school_name: str) -> str:
     it through as HTML instead of reading the escaped policy text as markdown.
     """
     label = VERDICT_LABELS.get(answer.verdict, answer.verdict)
+    band = html.escape(answer.band)
     parts = [
-        f'<div class="pa-answer pa-verdict-{html.escape(answer.verdict)}">',
-        f'<p class="pa-head"><span class="pa-badge pa-badge-{html.escape(answer.verdict)}">{html.escape(label)}</span></p>',
+        f'<div class="pa-answer pa-verdict-{html.escape(answer.verdict)} pa-band-{band}">',
+        f'<p class="pa-head"><span class="pa-badge pa-badge-{html.escape(answer.verdict)}">{html.escape(label)}</span>'
+        f'<span class="pa-confidence pa-confidence-{band}">{html.escape(confidence_text(answer.band, answer.confidence))}</span></p>',
         f'<p class="pa-text">{text_html(answer.text)}</p>',
     ]
     parts += [f'<p class="pa-note">{text_html(note)}</p>' for note in answer.notes]

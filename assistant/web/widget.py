@@ -17,7 +17,7 @@ import html
 import json
 from pathlib import Path
 
-from .render import VERDICT_LABELS
+from .render import BAND_NOTES, VERDICT_LABELS
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: The embed script served at ``/widget.js``.
@@ -41,6 +41,7 @@ def widget_page(school: str, school_name: str, audience: str = "parent") -> str:
     esc = html.escape
     examples = "".join(f'<li><button type="button" class="pa-example">{esc(q)}</button></li>' for q in EXAMPLE_QUESTIONS)
     labels = esc(json.dumps(VERDICT_LABELS, ensure_ascii=False))
+    bands = esc(json.dumps(BAND_NOTES, ensure_ascii=False))
     return f"""<!doctype html>
 <html lang="en-GB">
 <head>
@@ -52,7 +53,7 @@ def widget_page(school: str, school_name: str, audience: str = "parent") -> str:
 <script src="/pa-static/widget-app.js" defer></script>
 </head>
 <body class="pa-widget">
-<main id="pa-widget" data-school="{esc(school)}" data-school-name="{esc(school_name)}" data-audience="{esc(audience)}" data-labels="{labels}">
+<main id="pa-widget" data-school="{esc(school)}" data-school-name="{esc(school_name)}" data-audience="{esc(audience)}" data-labels="{labels}" data-bands="{bands}">
 <header class="pa-widget-header">
 <h1>{esc(school_name)}</h1>
 <p>Ask about our policies</p>

@@ -13,6 +13,7 @@
   var schoolName = root.dataset.schoolName;
   var audience = root.dataset.audience;
   var labels = JSON.parse(root.dataset.labels);
+  var bandNotes = JSON.parse(root.dataset.bands || "{}");
   var history = [];
   var busy = false;
 
@@ -40,10 +41,14 @@
   }
 
   function answerNode(answer) {
-    var box = el("div", "pa-answer pa-verdict-" + answer.verdict);
+    var band = answer.band || "answer";
+    var box = el("div", "pa-answer pa-verdict-" + answer.verdict + " pa-band-" + band);
     var head = el("p", "pa-head");
     var badge = el("span", "pa-badge pa-badge-" + answer.verdict, labels[answer.verdict] || answer.verdict);
     head.appendChild(badge);
+    var bandText = bandNotes[band] || band;
+    if (typeof answer.confidence === "number" && band !== "not_covered") bandText += " · " + Math.round(answer.confidence * 100) + "% sure";
+    head.appendChild(el("span", "pa-confidence pa-confidence-" + band, bandText));
     box.appendChild(head);
     box.appendChild(el("p", "pa-text", answer.text));
     (answer.notes || []).forEach(function (note) {

@@ -1,0 +1,80 @@
+"""In-process ``ask`` latency with and without the trained stage (issue 16's latency target).
+
+    python bench/rerank_latency.py [--index-dir index] [--bank evals/banks/policy_bank.jsonl] [--runs 2]
+
+Loads the index once, then for each configuration — the trained stage off
+(``ASSISTANT_RERANK=false``: retriever and rules, as before issue 16) and on (the committed
+reranker / verdict model and calibration) — asks every bank question in process, with its
+school, audience and history, timing each `Assistant.ask` call. The query-embedding caches
+are cleared before each pass, so every question pays for its embeddings as a new question
+would. Also times the trained stage alone (`TrainedJudge.judge` on the retriever's
+candidates). Prints a markdown table of p50 / p95 / p99 / mean / max in milliseconds and
+the machine's load; no assertions: it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _row(name: str, ms: list[float]) -> str:
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return f"| {name} | {len(ms)} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {np.mean(ms):.1f} | {max(ms):.1f} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the table; returns the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index-dir", type=Path, default=ROOT / "index")
+    parser.add_argument("--bank", type=Path, default=ROOT / "evals" / "banks" / "policy_bank.jsonl")
+    parser.add_argument("--runs", type=int, default=2, help="passes over the bank per configuration")
+    args = parser.parse_args(argv)
+
+    from assistant import Assistant
+    from assistant.rerank import shared_judge
+    from evals.metrics import load_bank
+
+    os.environ["ASSISTANT_RERANK"] = "false"
+    bot = Assistant.load(args.index_dir)
+    judge = shared_judge()
+    bank = load_bank(args.bank)
+    bot.ask("warm-up", school=bank[0].school)
+    rows = []
+    for name, stage in (("ask, trained stage off", None), ("ask, trained stage on", judge)):
+        ms: list[float] = []
+        for _ in range(args.runs):
+            bot.embeddings._embed_query_cached.cache_clear()
+            bot.embeddings._embed_query_light_cached.cache_clear()
+            bot.judge = stage
+            for item in bank:
+                started = time.perf_counter()
+                bot.ask(item.question, item.school, item.audience, list(item.history))
+                ms.append((time.perf_counter() - started) * 1000)
+        rows.append(_row(name, ms))
+    stage_ms = []
+    for item in bank:
+        candidates = bot._candidates(bot._plan(item.question, list(item.history), item.audience), item.school, item.audience)
+        started = time.perf_counter()
+        judge.judge(item.question, list(item.history), item.audience, candidates)
+        stage_ms.append((time.perf_counter() - started) * 1000)
+    rows.append(_row(f"trained stage alone ({judge.depth} clauses)", stage_ms))
+    print(
+        f"{len(bank)} questions of {args.bank.name}, {args.runs} passes; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n"
+    )
+    print("| in process, ms | n | p50 | p95 | p99 | mean | max |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The trained stage (issue 16): committed training data, shipped models, calibration, bands.
+
+Runs the committed ONNX models on the real index of the bundled corpus; nothing here trains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from assistant import Assistant
+from assistant.answering import compose_answer
+from assistant.rerank import BANDS, VERDICT_CLASSES, Calibration, Judgement, TrainedJudge, TrainedModelError, pair_query, trained_dir
+from assistant.retrieval import Candidate
+from assistant.web import WebSettings, create_app
+from training import verify
+from training.data import QUESTIONS, TRAINING_CORPUS, data_hash, read_questions
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = json.loads((trained_dir() / "manifest.json").read_text(encoding="utf-8"))
+
+# --- the committed training data ----------------------------------------------------------
+
+
+def test_the_committed_training_data_is_what_the_shipped_models_were_trained_on():
+    # Editing a training question or policy without `make train` leaves models that no longer
+    # match their data: the manifest's hash says so.
+    assert data_hash() == MANIFEST["data_sha256"], "training data changed since the models were trained: run `make train`"
+
+
+def test_every_gold_quote_lies_inside_one_clause_and_no_question_comes_from_an_evaluation_bank(capsys):
+    assert verify.main([]) == 0, capsys.readouterr().out[-3000:]
+
+
+def test_the_training_corpus_is_as_large_and_varied_as_the_issue_asks():
+    rows = read_questions()
+    policies = [p for p in TRAINING_CORPUS.glob("*/*") if p.suffix in {".md", ".txt", ".docx", ".pdf", ".html"}]
+    verdicts = Counter(r["verdict"][0] for r in rows)
+    assert len(policies) >= 10
+    assert len(rows) >= 4000
+    assert verdicts["not_covered"] / len(rows) >= 0.20
+    assert all(verdicts[v] >= 300 for v in VERDICT_CLASSES), verdicts
+    assert all(r["gold"] for r in rows if r["verdict"] != ["not_covered"])
+    assert {p.stem for p in QUESTIONS.glob("*.jsonl")} >= {"glais", "st-michaels", "st-margarets", "beaudesert-park", "shirley-warren"}
+
+
+# --- the shipped models ----------------------------------------------------------------------
+
+
+def test_the_shipped_models_fit_the_size_budget_and_name_their_provenance():
+    total = sum(p.stat().st_size for p in trained_dir().rglob("*") if p.is_file())
+    assert total <= 100 * 1024 * 1024
+    assert MANIFEST["seed"] and "all-MiniLM-L6-v2" in MANIFEST["base_model"]
+    assert set(MANIFEST["out_of_fold_metrics"]) >= {"hit_at_1", "confident_precision", "coverage", "abstain_f1"}
+
+
+def test_the_calibration_is_a_non_decreasing_probability_with_ordered_bands():
+    cal = Calibration.load(trained_dir() / "calibration.json")
+    probabilities = [cal.probability(x) for x in np.linspace(-12, 12, 97)]
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    assert all(a <= b + 1e-12 for a, b in itertools.pairwise(probabilities))
+    assert 0.0 <= cal.covered_threshold <= cal.answer_threshold <= 1.0
+    assert cal.band(cal.answer_threshold) == "answer"
+    assert cal.band(cal.covered_threshold) in {"unsure", "answer"}
+    assert cal.band(-0.01) == "not_covered" or cal.covered_threshold == 0.0
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(TrainedModelError, match=r"model\.onnx is missing"):
+        TrainedJudge(tmp_path)
+
+
+def test_the_reranker_puts_the_clause_that_answers_above_those_that_only_share_words(bot):
+    judge = bot.judge
+    clauses = bot.clauses("st-michaels")
+    phones = next(c for c in clauses if "hand them to their teacher" in c.display_text)
+    others = [c for c in clauses if c is not phones]
+    candidates = [Candidate(c, 0.0, 0.0, 0.0) for c in [*others[:11], phones]]
+    reranked = judge.rerank("does my son have to hand his phone in when he gets to school?", [], "parent", candidates)
+    assert reranked[0].clause is phones
+
+
+def test_a_follow_up_is_read_with_the_question_before_it_and_a_new_question_alone():
+    assert (
+        pair_query("and on the coach?", ["can pupils use phones on trips?"], "parent")
+        == "parent: can pupils use phones on trips? … and on the coach?"
+    )
+    assert pair_query("What time does the school close on Friday?", ["can pupils use phones on trips?"], None) == (
+        "someone: What time does the school close on Friday?"
+    )
+
+
+# --- bands in answers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("school", ["glais", "st-michaels", "shirley-warren"])
+def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school):
+    answer = bot.ask("What are the arrangements for the Christmas lunch menu and the price of a school dinner?", school, "parent")
+    assert answer.band == "not_covered" and answer.verdict == "not_covered"
+    assert answer.citations == []
+    assert answer.confidence is not None and answer.confidence < bot.judge.calibration.answer_threshold
+
+
+def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
+    history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]
+    answer = bot.ask("Where can I park my car at pick-up time?", "glais", "parent", history)
+    assert answer.band != "answer", answer
+
+
+def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_clause(bot):
+    answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")
+    assert answer.band == "answer" and answer.verdict in {"yes", "info"}
+    assert "hand them to their teacher" in answer.citations[0].text
+    assert answer.confidence >= bot.judge.calibration.answer_threshold
+
+
+def _judged(bot, band: str) -> tuple[list[Candidate], Judgement]:
+    candidates = [Candidate(c, 1.0, 0.5, 1.0) for c in bot.clauses("glais")[:6]]
+    return candidates, Judgement(candidates, 0.5, band, "yes", 0.9)
+
+
+def test_an_unsure_answer_shows_the_three_likeliest_clauses_and_no_verdict(bot):
+    candidates, judgement = _judged(bot, "unsure")
+    answer = compose_answer("can I?", "can I?", candidates, "Glais", {}, judgement=judgement)
+    assert answer.verdict == "unsure" and answer.band == "unsure"
+    assert [c.clause_id for c in answer.citations] == [c.clause.clause_id for c in candidates[:3]]
+    assert "not certain" in answer.text and answer.confidence == 0.5
+
+
+def test_a_not_covered_band_cites_nothing_and_hands_over_to_the_office(bot):
+    candidates, judgement = _judged(bot, "not_covered")
+    answer = compose_answer("can I?", "can I?", candidates, "Glais", {}, judgement=judgement)
+    assert answer.verdict == "not_covered" and answer.citations == [] and "school office" in answer.text
+
+
+def test_the_classifier_verdict_is_used_only_when_training_chose_it(bot):
+    candidates, judgement = _judged(bot, "answer")
+    chosen = compose_answer("can I?", "can I?", candidates, "Glais", {}, judgement=judgement)
+    expected_source = MANIFEST["settings"]["verdict_source"]
+    assert (chosen.verdict == "yes") or expected_source == "rules"
+    assert len(chosen.citations) == 1 and chosen.band == "answer"
+
+
+def test_the_api_returns_band_and_confidence(index_dir, bot):
+    app = create_app(WebSettings(index_dir=index_dir, reload_interval=0), assistant=bot)
+    with TestClient(app) as client:
+        body = client.post("/api/ask", json={"question": "Is the school dinner menu changing next term?", "school": "glais"}).json()
+        assert body["band"] in BANDS and body["band"] == "not_covered"
+        assert isinstance(body["confidence"], float) and 0.0 <= body["confidence"] <= 1.0
+        page = client.get("/widget?school=glais")
+        assert "data-bands=" in page.text and "Not certain" in page.text
+
+
+def test_with_the_trained_stage_off_answers_carry_no_confidence(index_dir, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_RERANK", "false")
+    plain = Assistant.load(index_dir)
+    assert plain.judge is None
+    answer = plain.ask("Can I post sports day videos?", "glais", "parent")
+    assert answer.confidence is None and answer.band in {"answer", "not_covered"}

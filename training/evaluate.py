@@ -1,0 +1,214 @@
+"""Out-of-fold scoring of the trained stage, and the calibration fitted on it.
+
+Every number here comes from models that never saw the scored school (folds grouped by
+school, `training.train.school_folds`), so it predicts a school the product has never seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .data import ROOT, TrainingItem
+
+LOSO_JSON = ROOT / "docs" / "eval" / "loso.json"
+LOSO_TXT = ROOT / "docs" / "eval" / "loso.txt"
+
+
+def _fused(pred: dict, stage: tuple[int, float]) -> np.ndarray:
+    """Final scores of an item's first ``depth`` retrieved clauses under ``stage`` = (depth, prior weight)."""
+    from assistant.rerank import fused_relevance
+
+    depth, weight = stage
+    return fused_relevance(np.array(pred["logits"][:depth]), weight)
+
+
+def _top(item: TrainingItem, pred: dict, stage: tuple[int, float]) -> tuple[int, float]:
+    scores = _fused(pred, stage)
+    best = int(np.argmax(scores))
+    return best, float(scores[best])
+
+
+def _verdict_at(pred: dict, position: int) -> str:
+    return pred["verdicts"][position]
+
+
+def _rule_verdict(item: TrainingItem, clause_text: str) -> str:
+    from assistant.answering import decide_verdict, key_sentence
+    from assistant.retrieval import role_query
+
+    sentence = key_sentence(clause_text, role_query(item.question, item.audience))
+    return decide_verdict(item.question, sentence, list(item.history))[0]
+
+
+def fit_calibration(
+    items: list[TrainingItem], predictions: dict[str, dict], texts, stage: tuple[int, float], target: float
+) -> tuple[dict, dict]:
+    """Isotonic P(top clause answers | its final score) and the two band thresholds, from
+    out-of-fold predictions; ``stage`` is (rerank depth, rank-prior weight).
+
+    * ``answer_threshold``: the lowest probability whose answered set (p ≥ it) keeps the share
+      of right answers (top clause gold and the classifier's verdict right) ≥ ``target``;
+    * ``covered_threshold``: the probability below which answering "not covered" gives the
+      best F1 for not_covered questions.
+
+    Returns:
+        ``(calibration, metrics)``: the JSON of `assistant.rerank.Calibration`, and what the
+        choice gives on the out-of-fold predictions.
+
+    Raises:
+        ValueError: no out-of-fold predictions (train with ``--folds``).
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    scored = [(i, predictions[i.id]) for i in items if i.id in predictions]
+    if not scored:
+        raise ValueError("no out-of-fold predictions to calibrate on: run with --folds")
+    x = np.array([_top(i, p, stage)[1] for i, p in scored])
+    clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[_top(i, p, stage)[0]] in i.gold_ids for i, p in scored])
+    answer_right = clause_right & np.array([_verdict_at(p, _top(i, p, stage)[0]) == i.verdict for i, p in scored])
+    not_covered = np.array([not i.gold_ids for i, _ in scored])
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, clause_right.astype(float))
+    prob = iso.predict(x)
+
+    candidates = sorted(set(np.round(prob, 4)))
+    answer_threshold = 1.0
+    for t in candidates:  # lowest threshold meeting the target
+        chosen = prob >= t
+        if chosen.any() and answer_right[chosen].mean() >= target:
+            answer_threshold = float(t)
+            break
+    best_f1, covered_threshold = -1.0, 0.0
+    for t in [*candidates, 1.01]:
+        abstain = prob < t
+        tp = (abstain & not_covered).sum()
+        precision = tp / abstain.sum() if abstain.sum() else 0.0
+        recall = tp / not_covered.sum() if not_covered.sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if f1 > best_f1:
+            best_f1, covered_threshold = f1, float(t)
+    covered_threshold = min(covered_threshold, answer_threshold)
+    calibration = {
+        "x": [float(v) for v in iso.X_thresholds_],
+        "y": [float(v) for v in iso.y_thresholds_],
+        "answer_threshold": answer_threshold,
+        "covered_threshold": covered_threshold,
+        "fitted_on": f"{len(scored)} out-of-fold training questions (folds grouped by school)",
+    }
+    answered = prob >= answer_threshold
+    metrics = {
+        "questions": len(scored),
+        "confident_precision": round(float(answer_right[answered].mean()), 4) if answered.any() else None,
+        "coverage": round(float(answered[~not_covered].mean()), 4),
+        "abstain_f1": round(best_f1, 4),
+    }
+    return calibration, metrics
+
+
+def _band(calibration: dict, logit: float) -> tuple[float, str]:
+    p = float(np.interp(logit, calibration["x"], calibration["y"]))
+    if p >= calibration["answer_threshold"]:
+        return p, "answer"
+    if p >= calibration["covered_threshold"]:
+        return p, "unsure"
+    return p, "not_covered"
+
+
+def _scores(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    nc = [r for r in rows if not r["answerable"]]
+    abstained = [r for r in rows if r["band"] == "not_covered"]
+    tp = sum(1 for r in abstained if not r["answerable"])
+    precision = tp / len(abstained) if abstained else 0.0
+    recall = tp / len(nc) if nc else 0.0
+    answered = [r for r in rows if r["band"] == "answer"]
+
+    def rate(values: list[bool]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "questions": len(rows),
+        "retriever_hit_at_1": rate([r["retriever_hit"] for r in answerable]),
+        "hit_at_1": rate([r["hit1"] for r in answerable]),
+        "recall_at_5": rate([r["recall5"] for r in answerable]),
+        "recall_at_depth": rate([r["in_depth"] for r in answerable]),
+        "verdict_classifier_on_gold": rate([r["classifier_gold"] for r in answerable]),
+        "verdict_rules_on_gold": rate([r["rules_gold"] for r in answerable]),
+        "verdict_acc": rate([r["verdict_right"] for r in rows]),
+        "abstain_precision": round(precision, 4),
+        "abstain_recall": round(recall, 4),
+        "abstain_f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+        "confident_precision": rate([r["hit1"] and r["classifier_top"] for r in answered]),
+        "coverage": rate([r["band"] == "answer" for r in answerable]),
+    }
+
+
+def oof_report(items: list[TrainingItem], predictions: dict[str, dict], texts, calibration: dict, stage: tuple[int, float]) -> dict:
+    """Out-of-fold metrics overall and per school (see `_scores` for the names)."""
+    rows = []
+    for item in items:
+        pred = predictions.get(item.id)
+        if pred is None:
+            continue
+        depth = stage[0]
+        best, logit = _top(item, pred, stage)
+        order = np.argsort(-_fused(pred, stage), kind="stable")
+        reranked = [item.ranked_ids[i] for i in order] + list(item.ranked_ids[depth:])
+        _, band = _band(calibration, logit)
+        answerable = bool(item.gold_ids)
+        classifier_top = _verdict_at(pred, best) == item.verdict
+        predicted = _verdict_at(pred, best) if band == "answer" else ("not_covered" if band == "not_covered" else "unsure")
+        rows.append(
+            {
+                "school": item.school,
+                "answerable": answerable,
+                "retriever_hit": answerable and item.ranked_ids[0] in item.gold_ids,
+                "hit1": answerable and reranked[0] in item.gold_ids,
+                "recall5": answerable and any(c in item.gold_ids for c in reranked[:5]),
+                "in_depth": answerable and any(c in item.gold_ids for c in item.ranked_ids[:depth]),
+                "classifier_gold": answerable and pred["verdict_gold"] == item.verdict,
+                "rules_gold": answerable and _rule_verdict(item, texts[sorted(item.gold_ids)[0]].display_text) == item.verdict,
+                "classifier_top": classifier_top,
+                "band": band,
+                "verdict_right": predicted == (item.verdict if answerable else "not_covered"),
+            }
+        )
+    by_school = defaultdict(list)
+    for r in rows:
+        by_school[r["school"]].append(r)
+    per_school = {s: _scores(rs) for s, rs in sorted(by_school.items())}
+    return {"overall": _scores(rows), "per_school": per_school}
+
+
+def write_loso_report(report: dict, fold_of: dict[str, int]) -> None:
+    """Write ``docs/eval/loso.json`` and a table ``docs/eval/loso.txt`` (mean and worst school)."""
+    per = report["per_school"]
+    keys = ["hit_at_1", "recall_at_5", "verdict_acc", "abstain_f1", "confident_precision", "coverage", "retriever_hit_at_1"]
+    summary = {}
+    for key in keys:
+        values = [v[key] for v in per.values() if v[key] is not None]
+        summary[key] = {"mean": round(float(np.mean(values)), 4), "worst": round(float(np.min(values)), 4)} if values else None
+    report = {**report, "school_mean_and_worst": summary, "fold_of_school": fold_of}
+    LOSO_JSON.parent.mkdir(parents=True, exist_ok=True)
+    LOSO_JSON.write_text(json.dumps(report, indent=1) + "\n")
+    lines = ["Training questions of schools the models never saw (grouped folds), reranker + verdict classifier + bands", ""]
+    header = f"{'school':24}" + "".join(f"{k[:14]:>16}" for k in ["questions", *keys])
+    lines.append(header)
+    for school, v in per.items():
+        lines.append(f"{school:24}" + "".join(f"{'' if v[k] is None else v[k]:>16}" for k in ["questions", *keys]))
+    o = report["overall"]
+    lines.append(f"{'all':24}" + "".join(f"{'' if o[k] is None else o[k]:>16}" for k in ["questions", *keys]))
+    lines.append(f"{'mean of schools':24}" + f"{'':>16}" + "".join(f"{summary[k]['mean'] if summary[k] else '':>16}" for k in keys))
+    lines.append(f"{'worst school':24}" + f"{'':>16}" + "".join(f"{summary[k]['worst'] if summary[k] else '':>16}" for k in keys))
+    lines.append("")
+    lines.append(f"verdict on the gold clause: classifier {o['verdict_classifier_on_gold']}, rules {o['verdict_rules_on_gold']}")
+    LOSO_TXT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def load_oof(path: Path) -> dict[str, dict]:
+    """Read the out-of-fold predictions written by ``training.train`` (id → prediction)."""
+    return {d["id"]: d for d in map(json.loads, path.read_text().splitlines())}
