@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .answering import compose_answer, should_abstain
+from .answering import MIN_DENSE, compose_answer, should_abstain
 from .config import Settings
 from .errors import IndexCorruptError, IndexUnavailableError, UnknownSchoolError
 from .indexing import (
@@ -35,7 +35,18 @@ from .indexing import (
     verify_generation,
 )
 from .rerank import TrainedJudge
-from .retrieval import UNRETRIEVED, Candidate, LexicalIndex, PlannedQuery, QueryScores, expand_query, fuse, query_plan, role_query
+from .retrieval import (
+    UNRETRIEVED,
+    Candidate,
+    LexicalIndex,
+    PlannedQuery,
+    QueryScores,
+    expand_query,
+    fuse,
+    is_follow_up,
+    query_plan,
+    role_query,
+)
 from .types import AUDIENCES, Answer, Citation, Clause
 
 log = logging.getLogger(__name__)
@@ -346,6 +357,12 @@ class Assistant:
         if self.judge is not None and candidates:
             judgement = self.judge.judge(question, history, audience, candidates)
             candidates = judgement.candidates
+            if judgement.band != "not_covered" and history and not is_follow_up(question):
+                # A new topic is judged on its own words: an earlier on-topic question must not
+                # lend it the similarity that keeps it from abstaining.
+                bare = self._query_scores(plan[0], school)
+                if float(bare.dense.max()) < MIN_DENSE:
+                    judgement = replace(judgement, band="not_covered")
         meta = self.manifest["schools"][school]
         query = plan[-1].text
         similarity = None

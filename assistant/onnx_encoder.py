@@ -37,7 +37,10 @@ def _pooling_mode(model_dir: Path) -> str:
     config = model_dir / "1_Pooling" / "config.json"
     if not config.exists():
         raise EncoderExportError(f"{model_dir}: no 1_Pooling/config.json, so the pooling is unknown")
-    modes = {key for key, on in json.loads(config.read_text()).items() if key.startswith("pooling_mode_") and on is True}
+    data = json.loads(config.read_text())
+    if data.get("pooling_mode") == "mean":  # sentence-transformers 6 writes the mode by name
+        return "mean"
+    modes = {key for key, on in data.items() if key.startswith("pooling_mode_") and on is True}
     if modes != {"pooling_mode_mean_tokens"}:
         raise EncoderExportError(f"{model_dir}: pooling {sorted(modes)} is not supported (mean pooling only)")
     return "mean"

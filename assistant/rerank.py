@@ -1,23 +1,25 @@
-"""Trained stages after retrieval: a cross-encoder reranker, a verdict classifier and a
+"""Trained stage after retrieval: a domain-tuned reranker, a verdict classifier and a
 calibrated confidence with three answer bands (issue 16).
 
 The hybrid retriever (`assistant.retrieval`) ranks every clause of the asker's school. This
-stage reads the question and each of the first `RERANK_DEPTH` clauses *together* with a
-cross-encoder fine-tuned on this domain (``training/``, ``make train``), reorders them by its
-relevance logit, and turns the best clause's logit into the probability that the clause
-answers the question (isotonic calibration fitted on held-out folds of the training data,
-never on an evaluation bank). That probability picks the band:
+stage rereads the question and the first `RERANK_DEPTH` clauses with all-MiniLM-L6-v2
+fine-tuned on this domain's questions (``training/``, ``make train``): the cosine of the two,
+plus a small vote for the retriever's rank (`fused_relevance`), reorders them. The best
+clause's score becomes the probability that it answers the question (isotonic calibration
+fitted on held-out schools' questions, never on an evaluation bank), which picks the band:
 
 * ``answer``: at or above ``answer_threshold``: verdict + the clause;
 * ``unsure``: between the two thresholds: the top three clauses, no verdict;
 * ``not_covered``: below ``covered_threshold``: no citation, handover to the school office.
 
-The same cross-encoder has four more logits that classify the (question, clause) pair as
-yes / no / conditional / info, so the verdict of the best clause costs no extra forward pass.
+A logistic regression over the question's and the clause's vectors classifies the pair as
+yes / no / conditional / info; the manifest says whether answers take its verdict or the
+deontic rules' (whichever was right more often on held-out schools).
 
-The model is committed as ONNX (int8 dynamically quantised) under ``assistant/trained/``
-with ``manifest.json`` (training-data hash, base model, seed, settings, metrics). They run on
-ONNX Runtime with the ``tokenizers`` library, so serving never imports torch.
+The encoder is committed as ONNX under ``assistant/trained/encoder/`` with ``verdict.json``,
+``calibration.json`` and ``manifest.json`` (training-data hash, base model, seed, settings,
+out-of-fold metrics). It runs on ONNX Runtime through `assistant.onnx_encoder`, so serving
+never imports torch. Clause vectors are computed on a clause's first rereading and kept.
 """
 
 from __future__ import annotations
@@ -52,9 +54,9 @@ def rank_prior(ranks: np.ndarray) -> np.ndarray:
 
 
 def fused_relevance(logits: np.ndarray, prior_weight: float) -> np.ndarray:
-    """Final scores of clauses in retrieval order: the cross-encoder's relevance logits plus
+    """Final scores of clauses in retrieval order: the fine-tuned encoder's cosines plus
     ``prior_weight`` times `rank_prior` (the weight is chosen on held-out schools by
-    ``make train``; 0 ranks by the cross-encoder alone)."""
+    ``make train``; 0 ranks by the encoder alone)."""
     return np.asarray(logits, dtype=np.float64) + prior_weight * rank_prior(np.arange(len(logits)))
 
 
@@ -86,68 +88,6 @@ def pair_passage(clause: Clause) -> str:
     """The clause side of a pair: the last two section headings, then the clause with its lead-in."""
     section = _SECTION_SEPARATOR.join(clause.section.split(_SECTION_SEPARATOR)[-2:]) if clause.section else ""
     return f"{section}: {clause.display_text}" if section else clause.display_text
-
-
-class OnnxCrossEncoder:
-    """A BERT-style sequence-pair classifier exported to ONNX, run with ONNX Runtime.
-
-    Args:
-        folder: holds ``model.onnx``, ``tokenizer.json`` and ``config.json`` (``max_length``,
-            ``labels``) as written by ``training/export.py``.
-        threads: ONNX Runtime intra-op threads (≥ 1).
-
-    Raises:
-        TrainedModelError: a file is missing or unreadable.
-    """
-
-    def __init__(self, folder: Path, threads: int = 1) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        for name in ("model.onnx", "tokenizer.json", "config.json"):
-            if not (folder / name).is_file():
-                raise TrainedModelError(
-                    f"{folder / name} is missing: the trained models ship with the repository (rebuild with `make train`)"
-                )
-        try:
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            self.max_length = int(config["max_length"])
-            self.labels: list[str] = list(config["labels"])
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # JSON, keys, types, or the tokenizers library's own errors
-            raise TrainedModelError(f"{folder}: cannot read the trained model's config or tokenizer ({exc})") from exc
-        # Truncate the clause, never the question: the question decides what is relevant.
-        tokenizer.enable_truncation(max_length=self.max_length, strategy="only_second")
-        tokenizer.enable_padding(pad_id=int(config.get("pad_id", 0)), pad_token=str(config.get("pad_token", "[PAD]")))
-        self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise TrainedModelError(f"{folder / 'model.onnx'} cannot be loaded by ONNX Runtime ({exc})") from exc
-        self._inputs = {i.name for i in self._session.get_inputs()}
-        self._lock = threading.Lock()
-
-    def logits(self, pairs: list[tuple[str, str]], batch_size: int = 16) -> np.ndarray:
-        """Raw logits of shape ``(len(pairs), len(labels))`` (float32), in input order."""
-        out = np.zeros((len(pairs), len(self.labels)), dtype=np.float32)
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            encoded = self._tokenizer.encode_batch([pairs[i] for i in batch])
-            feed = {
-                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-            }
-            with self._lock:
-                (logits,) = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})
-            out[batch] = logits.reshape(len(batch), -1)
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,73 +154,130 @@ class Judgement:
     use_classifier: bool = True
 
 
-#: Clauses read by the cross-encoder per question. Chosen on the training data's held-out
+#: Clauses reread per question (default; the manifest's ``rerank_depth`` wins). Chosen on the training data's held-out
 #: folds (recall of the gold clause in the retriever's top N vs. cost), see training/README.md.
 RERANK_DEPTH = 12
 
 
 class TrainedJudge:
-    """The joint reranker / verdict model and the calibration, loaded from `trained_dir`.
+    """The fine-tuned encoder, verdict classifier and calibration, loaded from `trained_dir`.
 
     Args:
         folder: the trained-models folder (default `trained_dir()`).
-        threads: ONNX Runtime threads per model (default 1: web workers share 2 cores).
+        threads: ONNX Runtime threads (default 1: web workers share 2 cores).
+        calibrated: False to load without ``calibration.json`` (training scores folds so).
 
     Raises:
-        TrainedModelError: a model file or the calibration is missing or damaged.
+        TrainedModelError: a model file, the verdict classifier or the calibration is missing or damaged.
     """
 
-    def __init__(self, folder: Path | None = None, threads: int = 1) -> None:
+    #: Clause vectors kept per process (~1.5 KB each); the cache is emptied when full.
+    MAX_CACHED_CLAUSES = 50_000
+
+    def __init__(self, folder: Path | None = None, threads: int = 1, calibrated: bool = True) -> None:
+        from .onnx_encoder import EncoderExportError, OnnxSentenceEncoder
+
         folder = folder or trained_dir()
         self.folder = folder
-        self.model = OnnxCrossEncoder(folder / "model", threads)
-        if self.model.labels != ["relevant", *VERDICT_CLASSES]:
-            raise TrainedModelError(f"{folder / 'model'}: labels {self.model.labels} are not relevant + {list(VERDICT_CLASSES)}")
-        self.calibration = Calibration.load(folder / "calibration.json")
+        encoder_dir = folder / "encoder"
+        if not (encoder_dir / "model.onnx").is_file():
+            raise TrainedModelError(
+                f"{encoder_dir / 'model.onnx'} is missing: the trained models ship with the repository (rebuild with `make train`)"
+            )
         try:
-            settings = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("settings", {})
+            self.encoder = OnnxSentenceEncoder(encoder_dir, encoder_dir / "model.onnx", threads)
+            verdict = json.loads((folder / "verdict.json").read_text(encoding="utf-8"))
+            self._verdict_labels = list(verdict["labels"])
+            self._coef = np.asarray(verdict["coef"], dtype=np.float32)
+            self._intercept = np.asarray(verdict["intercept"], dtype=np.float32)
+            if self._coef.shape != (len(self._verdict_labels), 3 * self.encoder.dimension):
+                raise ValueError(f"verdict coefficients of shape {self._coef.shape} do not fit {self.encoder.dimension}-d vectors")
+        except (OSError, ValueError, KeyError, TypeError, EncoderExportError) as exc:
+            raise TrainedModelError(f"{folder}: the encoder or verdict.json cannot be read ({exc}); rebuild with `make train`") from exc
+        self.calibration = Calibration.load(folder / "calibration.json") if calibrated else None
+        try:
+            settings = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("settings", {}) if calibrated else {}
         except (OSError, ValueError) as exc:
             raise TrainedModelError(f"{folder / 'manifest.json'} is missing or malformed ({exc}); rebuild with `make train`") from exc
         self.depth = int(settings.get("rerank_depth", RERANK_DEPTH))
         self.prior_weight = float(settings.get("rank_prior_weight", 0.0))
         self.use_classifier = settings.get("verdict_source", "classifier") == "classifier"
+        # "calibrated": the bands come from the calibrated confidence; "dense_floor": not covered
+        # when the retriever's best clause is below the similarity floor (`answering.MIN_DENSE`),
+        # answered otherwise, the confidence still reported (see training/README.md for why).
+        self.band_source = settings.get("band_source", "calibrated")
+        self._clause_vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _vectors(self, clauses: list[Clause]) -> np.ndarray:
+        """Unit vectors of the clauses' pair passages, shape ``(len(clauses), dimension)``."""
+        with self._lock:
+            found = {c.clause_id: self._clause_vectors[c.clause_id] for c in clauses if c.clause_id in self._clause_vectors}
+        missing = [c for c in clauses if c.clause_id not in found]
+        if missing:
+            fresh = dict(zip((c.clause_id for c in missing), self.encoder.encode([pair_passage(c) for c in missing]), strict=True))
+            found.update(fresh)
+            with self._lock:
+                if len(self._clause_vectors) + len(fresh) > self.MAX_CACHED_CLAUSES:
+                    self._clause_vectors.clear()
+                self._clause_vectors.update(fresh)
+        return np.stack([found[c.clause_id] for c in clauses])
+
+    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray) -> list[str]:
+        """The classifier's verdict for each (question vector, clause vector) row pair."""
+        return [self._verdict_labels[i] for i in np.argmax(self._verdict_logits(query_vectors, clause_vectors), axis=1)]
+
+    def _verdict_logits(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
+        features = np.concatenate([q, c, q * c], axis=1)
+        return features @ self._coef.T + self._intercept
 
     def _scored(
         self, question: str, history: list[str] | None, audience: str | None, candidates: list[Candidate]
-    ) -> tuple[list[Candidate], np.ndarray]:
-        """Reranked candidates and the verdict logits of the new first one."""
-        query = pair_query(question, history, audience)
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+        """Reranked candidates, the question's vector and the new first clause's vector."""
+        query = self.encoder.encode([pair_query(question, history, audience)])[0]
         head = candidates[: self.depth]
-        logits = self.model.logits([(query, pair_passage(c.clause)) for c in head])
-        scores = fused_relevance(logits[:, 0], self.prior_weight)
+        vectors = self._vectors([c.clause for c in head])
+        scores = fused_relevance(vectors @ query, self.prior_weight)
         order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
         reranked = [Candidate(head[i].clause, float(scores[i]), head[i].dense, head[i].lexical) for i in order]
-        return reranked + candidates[self.depth :], logits[order[0], 1:]
+        # The clauses not reread keep their retrieval order, scored just below the reread ones so
+        # that scores still fall with rank (retrieval's z-scores are on another scale).
+        floor = float(scores.min())
+        rest = [Candidate(c.clause, floor - 0.001 * n, c.dense, c.lexical) for n, c in enumerate(candidates[self.depth :], start=1)]
+        return reranked + rest, query, vectors[order[0]]
 
     def rerank(self, question: str, history: list[str] | None, audience: str | None, candidates: list[Candidate]) -> list[Candidate]:
-        """The candidates with the first `depth` reordered by the cross-encoder (their ``score``
-        becomes their `fused_relevance`), the rest after them in retrieval order."""
+        """The candidates with the first `depth` reordered (their ``score`` becomes their
+        `fused_relevance`), the rest after them in retrieval order."""
         return self._scored(question, history, audience, candidates)[0] if candidates else []
 
     def judge(self, question: str, history: list[str] | None, audience: str | None, candidates: list[Candidate]) -> Judgement:
-        """Rerank the first `depth` candidates, calibrate the best one's logit, classify its verdict.
+        """Rerank the first `depth` candidates, calibrate the best one's score, classify its verdict.
 
         Args:
             candidates: one school's clauses as the hybrid retriever ranked them (non-empty).
 
         Raises:
-            ValueError: no candidates.
+            ValueError: no candidates, or the judge was loaded without its calibration.
         """
         if not candidates:
             raise ValueError("no candidates to rerank")
-        reranked, verdict_logits = self._scored(question, history, audience, candidates)
+        if self.calibration is None:
+            raise ValueError("this judge was loaded without its calibration (calibrated=False)")
+        reranked, query, top = self._scored(question, history, audience, candidates)
         confidence = self.calibration.probability(reranked[0].score)  # calibrated on the same fused score
-        probs = np.exp(verdict_logits - verdict_logits.max())
+        logits = self._verdict_logits(query[None, :], top[None, :])[0]
+        probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(np.argmax(probs))
-        return Judgement(
-            reranked, confidence, self.calibration.band(confidence), VERDICT_CLASSES[best], float(probs[best]), self.use_classifier
-        )
+        if self.band_source == "dense_floor":
+            from .answering import should_abstain
+
+            band = "not_covered" if should_abstain(candidates[0]) else "answer"
+        else:
+            band = self.calibration.band(confidence)
+        return Judgement(reranked, confidence, band, self._verdict_labels[best], float(probs[best]), self.use_classifier)
 
 
 _judges: dict[str, TrainedJudge] = {}
@@ -288,7 +285,7 @@ _judges_lock = threading.Lock()
 
 
 def shared_judge() -> TrainedJudge:
-    """One `TrainedJudge` per trained-models folder per process (loading costs ~0.3 s)."""
+    """One `TrainedJudge` per trained-models folder per process (loading costs ~0.3 s and ~100 MB)."""
     key = str(trained_dir())
     with _judges_lock:
         if key not in _judges:
