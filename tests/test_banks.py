@@ -115,7 +115,8 @@ def test_policy_bank_is_big_enough_to_tune_on(banks):
     # every school and the main audiences are asked about
     assert {i.school for i in bank} == {p.name for p in CORPUS.iterdir() if p.is_dir()}
     assert {"staff", "parent", "pupil"} <= {i.audience for i in bank}
-    assert {v for i in bank for v in i.verdict} == set(VERDICTS)
+    # "unsure" is what the assistant says when it is not confident, never the right answer to expect
+    assert {v for i in bank for v in i.verdict} == set(VERDICTS) - {"unsure"}
 
 
 def test_follow_ups_in_the_banks_read_as_follow_ups(banks):
