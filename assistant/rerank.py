@@ -28,7 +28,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -291,10 +290,3 @@ def shared_judge() -> TrainedJudge:
         if key not in _judges:
             _judges[key] = TrainedJudge(Path(key))
         return _judges[key]
-
-
-@lru_cache(maxsize=1)
-def trained_manifest() -> dict:
-    """The committed ``manifest.json`` of the trained models ({} when absent)."""
-    path = trained_dir() / "manifest.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -6,8 +6,8 @@ Steps:
 
 1. Build an index of every training school with the product's own ingest and rank each
    training question's school with the hybrid retriever (`training.data.mine`).
-2. Grouped k-fold by school (``--folds``, default 5): for each fold, train both
-   cross-encoders on the other schools, export them to ONNX int8 exactly as shipped, and
+2. Grouped k-fold by school (``--folds``, default 5): for each fold, train the
+   encoder and verdict classifier on the other schools, export them to ONNX int8 exactly as shipped, and
    predict the held-out schools' questions. These out-of-fold predictions measure a school
    the models never saw (``docs/eval/loso.json``) and fit the calibration and the band
    thresholds, so no setting is chosen on a school's own training answers.
@@ -43,7 +43,7 @@ SEED = 13
 MAX_LENGTH = 96
 #: Clauses the held-out predictions score per question; the serving depth is chosen up to it.
 PREDICT_DEPTH = 12
-#: Serving depths tried (clauses reranked per question); `choose_depth` picks the smallest
+#: Serving depths tried (clauses reranked per question); `choose_stage` picks the smallest
 #: whose out-of-fold hit@1 is within `DEPTH_TOLERANCE` of the best: each clause read costs a
 #: passage embedding the first time a school is asked about it (then it is cached).
 DEPTHS = (4, 6, 8, 10, 12)
