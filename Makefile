@@ -28,6 +28,8 @@ ingest: install
 # Ends by serving the staff chat, parent widget and API; app.py prints the URLs once the index is loaded.
 demo: ingest
 	@echo "Starting the Policy Assistant on http://127.0.0.1:7860/ (staff chat), /widget?school=<id>, /examples/school-site.html, /docs"
+	@# the staff chat's sign-in password (generated into data/staff-password unless ASSISTANT_STAFF_PASSWORD is set)
+	@$(PY) -c "from assistant.web.staff_auth import main; main()"
 	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host 127.0.0.1 --port 7860
 
 lint: install
@@ -46,7 +48,14 @@ fixtures-tools:
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-test: lint fixtures-tools chromium
+# axe-core (npm) for the accessibility browser tests (tests/test_accessibility.py), into the
+# git-ignored tests/.axe; Debian's npm when the machine has none.
+.PHONY: axe-core
+axe-core:
+	command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm)
+	test -f tests/.axe/node_modules/axe-core/axe.min.js || npm install --prefix tests/.axe --no-save --no-audit --no-fund axe-core@4
+
+test: lint fixtures-tools chromium axe-core
 	$(PY) -m pytest -q
 
 eval: ingest
@@ -63,6 +72,8 @@ $(TRAIN_STAMP): $(STAMP)
 train: $(TRAIN_STAMP)
 	$(PY) -m training.verify
 	$(PY) -m training.train --folds 5
+	# The safeguarding-question detector (issue 18; ~5 min): assistant/trained/safeguarding/.
+	$(PY) -m training.safeguarding
 
 # Each evaluation bank's school answered by the fold models trained without it (after make train).
 loso: $(TRAIN_STAMP) ingest

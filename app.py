@@ -52,6 +52,18 @@ def parse_args(argv: list[str] | None = None):
         default=defaults.workers,
         help="worker processes sharing the index, each with its own models (default: %(default)s; env ASSISTANT_WORKERS)",
     )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        default=",".join(defaults.forwarded_allow_ips),
+        help="comma-separated addresses or networks of the reverse proxy whose X-Forwarded-For is believed; "
+        "only the proxy's own (default: %(default)s; env ASSISTANT_FORWARDED_ALLOW_IPS)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        default=",".join(defaults.allowed_hosts),
+        help="comma-separated host names the assistant is reached at, e.g. policies.example.org "
+        "(default: localhost, 127.0.0.1, [::1]; env ASSISTANT_ALLOWED_HOSTS)",
+    )
     args = parser.parse_args(argv)
     try:
         return WebSettings(
@@ -63,6 +75,8 @@ def parse_args(argv: list[str] | None = None):
             serve_examples=defaults.serve_examples and not args.no_examples,
             log_level=args.log_level,
             workers=args.workers,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            allowed_hosts=args.allowed_hosts,
         )
     except ValidationError as exc:
         problems = [
@@ -95,8 +109,47 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     holder = app.state.holder
     _print_urls(settings, sorted(holder.school_ids()), holder.generation.name)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, **uvicorn_limits(settings))
     return 0
+
+
+def uvicorn_limits(settings) -> dict:
+    """uvicorn's arguments for a server on the open internet (issue 17): the proxy it trusts,
+    connection limits, the request-head timeout (`HeaderTimeoutProtocol`) and a bounded
+    graceful shutdown (an open staff-chat event stream would otherwise hold it forever).
+
+    Also exports ``ASSISTANT_HEADER_TIMEOUT`` (read by the protocol, in every worker) and
+    raises this process's open-file limit to its hard limit.
+    """
+    from assistant.web.limits import HeaderTimeoutProtocol
+
+    os.environ["ASSISTANT_HEADER_TIMEOUT"] = str(settings.header_timeout)
+    _raise_open_file_limit()
+    if "*" in settings.forwarded_allow_ips:
+        print(
+            "app.py: warning: --forwarded-allow-ips * believes X-Forwarded-For from any sender, so a client can choose "
+            "the address it is rate-limited as; give the reverse proxy's own address instead",
+            file=sys.stderr,
+        )
+    return {
+        "proxy_headers": True,
+        "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips),
+        "http": HeaderTimeoutProtocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.limit_concurrency,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+
+
+def _raise_open_file_limit() -> None:
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else max(soft, 65536), hard))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _print_urls(settings, school_ids: list[str], generation: str) -> None:
@@ -108,6 +161,10 @@ def _print_urls(settings, school_ids: list[str], generation: str) -> None:
     lines = [f"  {label:<16}  {url}" for label, url in urls]
     extra = [f"  {'Workers':<16}  {settings.workers}"] if settings.workers > 1 else []
     print("\nPolicy Assistant is starting:", *lines, f"  {'Index generation':<16}  {generation}", *extra, "", sep="\n", flush=True)
+
+
+#: Seconds a worker may take to answer uvicorn's supervisor (see `_serve_workers`).
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _serve_workers(settings) -> int:
@@ -142,6 +199,8 @@ def _serve_workers(settings) -> int:
             "ASSISTANT_SERVE_EXAMPLES": "true" if settings.serve_examples else "false",
             "ASSISTANT_LOG_LEVEL": settings.log_level,
             "ASSISTANT_WORKERS": "1",
+            "ASSISTANT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
+            "ASSISTANT_FORWARDED_ALLOW_IPS": ",".join(settings.forwarded_allow_ips),
         }
     )
     # N workers each embedding on every core would oversubscribe them: share the cores out.
@@ -154,6 +213,11 @@ def _serve_workers(settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        # uvicorn kills a worker that does not answer its supervisor's ping within this many
+        # seconds (default 5); a worker loading its models on a busy 2-core machine can take
+        # longer, and was killed and restarted in a loop (tests/test_workers.py).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **uvicorn_limits(settings),
     )
     return 0
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .contacts import NO_CONTACTS, SchoolContacts, handover_for, has_contact_details
 from .retrieval import Candidate, expand_query
 from .types import Answer, Citation
 
@@ -365,6 +366,85 @@ def _condition_phrase(condition: str) -> str:
     return c[0].lower() + c[1:] if c else c
 
 
+#: Policy titles longer than this are shortened in the answer's sentence (the citation card keeps the full title).
+MAX_TITLE_CHARS = 40
+_TITLE_BREAK = re.compile(r"\s+(?:and|&|incorporating|including|for|–|—|-)\s+|\s*[:(]\s*", re.IGNORECASE)
+#: A lead-in that introduces a list rather than starting the rule ("… mindful of the following procedures:").
+_PREAMBLE_LEAD_IN = re.compile(r"\b(following|as follows|below|these|procedures?|guidelines?|points?|rules?)\s*:?\s*$", re.IGNORECASE)
+
+
+def short_title(title: str) -> str:
+    """``title`` shortened for a sentence ("Social Media Policy and Use of Mobile Phones … Policy" → "Social Media Policy").
+
+    A title of at most `MAX_TITLE_CHARS` characters is kept; a longer one is cut before its first
+    " and ", " & ", " for ", dash, colon or bracket when at least two words remain.
+    """
+    title = " ".join(title.split())
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    head = _TITLE_BREAK.split(title, maxsplit=1)[0].strip()
+    return head if len(head.split()) >= 2 else title
+
+
+def _statement(sentence: str, lead_in: str) -> str:
+    """The key sentence as the body of "… says <statement>": no quote marks, a lead-in that only
+    introduces a list ("… the following procedures:") dropped, "should: Not disclose" joined as
+    "should not disclose", the first letter lower-cased unless it starts an acronym or "I"."""
+    text = " ".join(sentence.split()).rstrip(" ;,:")
+    leads = [" ".join(lead_in.split())]
+    leads.append(_SENTENCE.split(leads[0])[-1])  # the key sentence may hold only the lead-in's last sentence
+    lead = next((lead for lead in leads if lead and text.startswith(lead)), "")
+    if lead.endswith(":"):
+        rest = text[len(lead) :].strip()
+        if _PREAMBLE_LEAD_IN.search(lead) and len(rest.split()) >= 4:
+            text = rest
+        elif rest:
+            text = f"{lead[:-1].rstrip()} {_lower_first(rest)}"
+    text = text.strip("“”\"' ")
+    if re.match(r"I\b", text):  # a signed agreement ("I will not disclose …"): to the reader
+        text = _FIRST_PERSON.sub(_to_reader, text)
+    return _lower_first(text).rstrip(".") + "."
+
+
+_TO_READER = {"i": "you", "i'm": "you're", "me": "you", "my": "your", "mine": "yours", "myself": "yourself"}
+_FIRST_PERSON = re.compile(r"\b(I'm|I|me|my|mine|myself)\b", re.IGNORECASE)
+
+
+def _to_reader(match: re.Match) -> str:
+    word = _TO_READER[match.group(0).lower()]
+    starts = match.start() == 0 or re.search(r"[.!?]\s+$", match.string[: match.start()])
+    return word[0].upper() + word[1:] if starts else word
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    if not first or first == "I" or (len(first) > 1 and first[:2].isupper()) or first.startswith("I'"):
+        return text
+    return text[0].lower() + text[1:]
+
+
+def plain_answer(verdict: str, mod: Modality, sentence: str, school_name: str, document_title: str, lead_in: str = "") -> str:
+    """The answer as one plain-English sentence (issue 18): the verdict, then what the school's
+    policy says, unquoted ("No — Glais's Social Media Policy says parents must not …."). The clause
+    itself is quoted once, in the citation (`Answer.citations`), not here.
+
+    Args:
+        verdict: yes / no / conditional / info; mod: the key sentence's `modality` (its condition).
+        sentence: the clause's key sentence (`key_sentence`); lead_in: the clause's lead-in.
+        school_name, document_title: whose policy (the title shortened by `short_title`).
+    """
+    says = f"{school_name}'s {short_title(document_title)} says {_statement(sentence, lead_in)}"
+    if verdict == "yes":
+        return f"Yes — {says}"
+    if verdict == "no":
+        return f"No — {says}"
+    if verdict == "conditional":
+        phrase = _condition_phrase(mod.condition) if mod.condition else (f"only {mod.only}" if mod.only else "")
+        lead = phrase[0].upper() + phrase[1:] if phrase else "Only in the circumstances the policy sets out"
+        return f"{lead.rstrip('.')} — {says}"
+    return says[0].upper() + says[1:]
+
+
 def _review_note(meta: dict, today: dt.date) -> str | None:
     due = meta.get("next_review")
     if not due:
@@ -386,8 +466,10 @@ def compose_answer(
     today: dt.date | None = None,
     sentence_similarity: dict[str, float] | None = None,
     judgement=None,
+    contacts: SchoolContacts | None = None,
+    safeguarding: bool = False,
 ) -> Answer:
-    """Turn ranked candidates into an `Answer`.
+    """Turn ranked candidates into an `Answer`, with its handover (see `with_handover`).
 
     Args:
         question: as asked; query: the retrieval query (with follow-up context).
@@ -400,7 +482,52 @@ def compose_answer(
             (its band and confidence decide whether to answer; its verdict is used when
             the trained models' manifest chose the classifier over the rules), or None to
             answer from the retriever's ranking and the rules alone.
+        contacts: the school's office and Designated Safeguarding Lead (default: none, so
+            the handover says "ask the school office").
+        safeguarding: the question is a possible child-protection concern
+            (`assistant.safeguarding`): the answer starts with the fixed message naming the
+            DSL and is never "not covered".
     """
+    answer = _compose(question, query, candidates, school_name, documents, history, today, sentence_similarity, judgement)
+    return with_handover(answer, question, contacts or NO_CONTACTS, safeguarding)
+
+
+def with_handover(answer: Answer, question: str, contacts: SchoolContacts, safeguarding: bool = False) -> Answer:
+    """``answer`` with whom to contact (issue 18).
+
+    - A safeguarding question: the text starts with `assistant.contacts.safeguarding_message`
+      (the DSL, how to reach them now, 999), then the policy's answer if retrieval found a
+      clause; with none it is an ``info`` answer of the message alone, never "not covered".
+    - A not-covered or unsure answer: the office contact (or "ask the school office").
+    - An answer to a question holding an email address or phone number: the office contact,
+      with ``contact_details`` set (nobody replies through the assistant).
+    """
+    if safeguarding:
+        handover = handover_for(contacts, "safeguarding", question)
+        if answer.band == "not_covered":
+            # No clause answers it, so there is no clause confidence to show beside the message.
+            return replace(
+                answer, verdict="info", band="answer", confidence=None, text=handover.message, handover=handover, safeguarding=True
+            )
+        return replace(answer, text=f"{handover.message}\n\n{answer.text}", handover=handover, safeguarding=True)
+    if answer.band in ("not_covered", "unsure"):
+        return replace(answer, handover=handover_for(contacts, answer.band, question))
+    if has_contact_details(question):
+        return replace(answer, handover=handover_for(contacts, "contact_details", question))
+    return answer
+
+
+def _compose(
+    question: str,
+    query: str,
+    candidates: list[Candidate],
+    school_name: str,
+    documents: dict[str, dict],
+    history: list[str] | None,
+    today: dt.date | None,
+    sentence_similarity: dict[str, float] | None,
+    judgement,
+) -> Answer:
     confidence = None if judgement is None else round(judgement.confidence, 4)
     band = (
         "not_covered"
@@ -433,18 +560,7 @@ def compose_answer(
     verdict, mod = decide_verdict(question, sentence, history)
     if judgement is not None and judgement.use_classifier:
         verdict = judgement.verdict
-    source = f"{school_name}'s {top.clause.document_title}"
-    quote = f"“{sentence}”"
-    if verdict == "yes":
-        text = f"Yes. {source} says: {quote}"
-    elif verdict == "no":
-        text = f"No. {source} says: {quote}"
-    elif verdict == "conditional":
-        phrase = _condition_phrase(mod.condition) if mod.condition else (f"only {mod.only}" if mod.only else "")
-        lead = f"Only in the circumstances the policy sets out: {phrase}." if phrase else "Only in the circumstances the policy sets out."
-        text = f"{lead} {source} says: {quote}"
-    else:
-        text = f"{source} says: {quote}"
+    text = plain_answer(verdict, mod, sentence, school_name, top.clause.document_title, top.clause.lead_in)
     notes = []
     note = _review_note(documents.get(top.clause.document, {}), today or dt.date.today())
     if note:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .answering import MIN_DENSE, compose_answer, should_abstain
 from .config import Settings
+from .contacts import shared_contact_book
 from .errors import IndexCorruptError, IndexUnavailableError, UnknownSchoolError
 from .indexing import (
     COLLECTION,
@@ -47,6 +48,7 @@ from .retrieval import (
     query_plan,
     role_query,
 )
+from .safeguarding import is_concern
 from .types import AUDIENCES, Answer, Citation, Clause
 
 log = logging.getLogger(__name__)
@@ -355,21 +357,45 @@ class Assistant:
         candidates = self._candidates(plan, school, audience)
         judgement = None
         if self.judge is not None and candidates:
-            judgement = self.judge.judge(question, history, audience, candidates)
+            outside = self._outside_policies(question, school, history, plan, candidates)
+            judgement = self.judge.judge(question, history, audience, candidates, outside)
             candidates = judgement.candidates
-            if judgement.band != "not_covered" and history and not is_follow_up(question):
-                # A new topic is judged on its own words: an earlier on-topic question must not
-                # lend it the similarity that keeps it from abstaining.
-                bare = self._query_scores(plan[0], school)
-                if float(bare.dense.max()) < MIN_DENSE:
-                    judgement = replace(judgement, band="not_covered")
         meta = self.manifest["schools"][school]
         query = plan[-1].text
         similarity = None
         answering = judgement.band == "answer" if judgement is not None else bool(candidates) and not should_abstain(candidates[0])
         if answering:
             similarity = self._sentence_similarity(candidates[0].clause, plan)
-        return compose_answer(question, query, candidates, meta["name"], meta["documents"], history, today, similarity, judgement)
+        # Issue 18: whom to hand over to, and whether this is a possible child-protection concern.
+        contacts, concern = shared_contact_book().contacts(meta), is_concern(question, self.embeddings)
+        return compose_answer(
+            question, query, candidates, meta["name"], meta["documents"], history, today, similarity, judgement, contacts, concern
+        )
+
+    def _outside_policies(
+        self, question: str, school: str, history: list[str], plan: list[PlannedQuery], candidates: list[Candidate]
+    ) -> bool:
+        """True when the retriever's similarity floor says ``school``'s policies do not cover
+        the question: its best clause is below the floor (`should_abstain`), or the question
+        starts a new topic after earlier ones (not `is_follow_up`) and the question alone is
+        below it, so an earlier on-topic question cannot lend it the similarity that keeps it
+        from abstaining."""
+        if not candidates or should_abstain(candidates[0]):
+            return True
+        if history and not is_follow_up(question):
+            return float(self._query_scores(plan[0], school).dense.max()) < MIN_DENSE
+        return False
+
+    def outside_policies(self, question: str, school: str, audience: str | None = None, history: list[str] | None = None) -> bool:
+        """Whether the retriever alone would answer "not covered" (see `_outside_policies`);
+        training records it for every question to calibrate the bands on what the floor lets through.
+
+        Raises:
+            ValueError, IndexUnavailableError: as for `search`.
+        """
+        history = self._validate(question, school, audience, history)
+        plan = self._plan(question, history, audience)
+        return self._outside_policies(question, school, history, plan, self._candidates(plan, school, audience))
 
     def _sentence_similarity(self, clause: Clause, plan: list[PlannedQuery]) -> dict[str, float] | None:
         """Each sentence of ``clause`` that has a vector of its own → its cosine similarity

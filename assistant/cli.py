@@ -34,6 +34,8 @@ def format_answer(answer: Answer, width: int = 88) -> str:
         lines.append(f"  [{n}] {where}{page} (clause {c.clause_id})")
         lines.append(textwrap.fill(c.text, width, initial_indent="      > ", subsequent_indent="      > "))
     lines.extend(f"  Note: {note}" for note in answer.notes)
+    if answer.handover is not None and answer.handover.reason != "safeguarding":  # a safeguarding text already starts with it
+        lines.append(textwrap.fill(answer.handover.message, width, initial_indent="  ", subsequent_indent="  "))
     return "\n".join(lines)
 
 

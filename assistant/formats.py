@@ -19,15 +19,28 @@ legacy encoding ``charset-normalizer`` detects (reported as a note).
 Every problem is a `CorpusError` naming the file and the reason: too large, empty,
 content that does not match the extension, corrupt or truncated, password-protected,
 or a PDF with no text layer (OCR is not supported).
+
+The 20 MB file limit does not bound what a file unpacks to (issue 17): a 9 KB PDF can
+inflate to gigabytes, a 100 KB DOCX to a billion bytes of XML. So `ExtractLimits` also caps,
+per file, what it may unpack to: a DOCX's zip members (declared sizes and compression ratio,
+checked before anything is inflated), its XML elements and paragraphs (counted by a streaming
+pass before the document is parsed), a PDF's page count (read from the page tree before any
+page is parsed), the bytes its streams decode to (counted while they inflate, which stops at
+the limit), the characters and shapes one page draws, and the characters extracted from any
+file. Each refusal is a `CorpusError` naming the file and the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import re
 import statistics
+import threading
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +53,50 @@ EXTRACTOR_VERSION = "1"
 FORMAT_OF_SUFFIX = {".txt": "text", ".md": "text", ".pdf": "pdf", ".docx": "docx", ".html": "html", ".htm": "html"}
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(FORMAT_OF_SUFFIX)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """What one policy file may unpack to, beyond its size on disk (issue 17: decompression bombs).
+
+    The defaults are far above any real policy (the seed policies are 3–40 pages, 20–80 KB of
+    document XML, compressed 4–14 to 1) and far below what exhausts a 2 GB machine.
+
+    Attributes:
+        max_characters: characters of extracted text, any format (~1,500 dense pages).
+        max_pages: pages of a PDF, read from its page tree before any page is parsed.
+        max_pdf_decoded_bytes: bytes all of a PDF's streams may decode to together (content,
+            fonts, object streams), counted while they inflate.
+        max_page_objects: characters, lines, shapes and images drawn on one PDF page (a
+            form that draws a form ten times, nested, multiplies them).
+        max_unpacked_bytes: a DOCX's zip members together, by their declared uncompressed
+            sizes (which the zip reader enforces: it never inflates past them).
+        max_part_bytes: one DOCX zip member.
+        max_compression_ratio: uncompressed to compressed size of a DOCX member over 1 MB
+            unpacked (Word's XML compresses 4–15 to 1; a zip bomb ~1,000 to 1).
+        max_zip_members: members of a DOCX.
+        max_xml_elements: XML elements in a DOCX's ``word/document.xml``.
+        max_paragraphs: paragraphs in a DOCX's ``word/document.xml``.
+        max_html_tags: tags of a web page, counted (as ``<`` characters) before it is parsed:
+            BeautifulSoup keeps ~1 KB per tag, so a 20 MB page of ``<p>`` tags would take GBs.
+    """
+
+    max_characters: int = 5_000_000
+    max_pages: int = 2_000
+    max_pdf_decoded_bytes: int = 64 * _MB
+    max_page_objects: int = 100_000
+    max_unpacked_bytes: int = 128 * _MB
+    max_part_bytes: int = 64 * _MB
+    max_compression_ratio: int = 100
+    max_zip_members: int = 5_000
+    max_xml_elements: int = 2_000_000
+    max_paragraphs: int = 100_000
+    max_html_tags: int = 250_000
+
+
+#: The limits `extract` applies unless given others.
+DEFAULT_LIMITS = ExtractLimits()
 
 _FORMAT_NAMES = {
     "pdf": "a PDF document",
@@ -116,12 +173,14 @@ def sniff(raw: bytes) -> str:
     return "text"
 
 
-def extract(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Extracted:
+def extract(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, limits: ExtractLimits | None = None) -> Extracted:
     """Read one policy file and return its text for the chunker.
 
     Args:
         path: a ``.pdf``, ``.docx``, ``.html``/``.htm``, ``.md`` or ``.txt`` file.
         max_bytes: files larger than this are refused before being read.
+        limits: what the file may unpack to (default `DEFAULT_LIMITS`): pages, decoded and
+            unpacked bytes, paragraphs, characters.
 
     Returns:
         an `Extracted` (text, sha256, format, PDF page starts, declared title, notes).
@@ -129,9 +188,11 @@ def extract(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Extracted:
     Raises:
         CorpusError: the file is unreadable, over the size limit, empty, of an unsupported
             type, its content does not match its extension, it is corrupt or truncated,
-            password-protected, has no text layer (scanned PDF), or yields no text.
+            password-protected, has no text layer (scanned PDF), yields no text, or would
+            unpack to more than ``limits`` allow (the message names the limit).
     """
     path = Path(path)
+    limits = limits or DEFAULT_LIMITS
     suffix = path.suffix.lower()
     fmt = FORMAT_OF_SUFFIX.get(suffix)
     if fmt is None:
@@ -164,18 +225,61 @@ def extract(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Extracted:
             )
         raise CorpusError(path, f"has the extension {path.suffix} but its content is {what}{hint}")
     sha256 = hashlib.sha256(raw).hexdigest()
-    if fmt == "pdf":
-        result = _extract_pdf(path, raw, sha256)
-    elif fmt == "docx":
-        result = _extract_docx(path, raw, sha256)
-    elif fmt == "html":
-        result = _extract_html(path, raw, sha256)
-    else:
-        text, notes = decode_text(path, raw)
-        result = Extracted(text, sha256, "text", None, None, notes)
+    try:
+        if fmt == "pdf":
+            result = _extract_pdf(path, raw, sha256, limits)
+        elif fmt == "docx":
+            result = _extract_docx(path, raw, sha256, limits)
+        elif fmt == "html":
+            result = _extract_html(path, raw, sha256, limits)
+        else:
+            text, notes = decode_text(path, raw)
+            _check_characters(path, len(text), limits)
+            result = Extracted(text, sha256, "text", None, None, notes)
+    except MemoryError as exc:  # never "corrupt: unknown error" (issue 17): say what happened
+        raise CorpusError(path, f"ran out of memory while being read ({_megabytes(size)} on disk): is it a decompression bomb?") from exc
     if not result.text.strip():
         raise CorpusError(path, "contains no text")
     return result
+
+
+class _OverLimit(Exception):
+    """A file would unpack past one of its `ExtractLimits`; ``reason`` names the limit.
+
+    Raised deep inside a parser (pdfminer wraps what it raises), so `_over_limit` looks for
+    it along an exception's chain before a parser's error is reported as corruption.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _over_limit(exc: BaseException) -> _OverLimit | None:
+    """The `_OverLimit` that caused ``exc`` (itself, its cause or context, or an argument), if any."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        if isinstance(e, _OverLimit):
+            return e
+        seen.add(id(e))
+        todo += [e.__cause__, e.__context__, *e.args]
+    return None
+
+
+def _check_characters(path: Path, n: int, limits: ExtractLimits) -> None:
+    if n > limits.max_characters:
+        raise CorpusError(path, _characters_reason(limits))
+
+
+def _characters_reason(limits: ExtractLimits) -> str:
+    return (
+        f"holds more than {limits.max_characters:,} characters of text, over the limit of "
+        f"{limits.max_characters:,} characters for one policy file (split it into one file per policy)"
+    )
 
 
 def _describe_text_content(raw: bytes) -> str:
@@ -242,11 +346,12 @@ def decode_text(path: Path, raw: bytes) -> tuple[str, tuple[str, ...]]:
 class _Writer:
     """Accumulates blocks into markdown-like text and remembers where pages start."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ExtractLimits = DEFAULT_LIMITS) -> None:
         self.parts: list[str] = []
         self.length = 0
         self.last_kind: str | None = None
         self.page_starts: list[int] = []
+        self.limits = limits
 
     def _sep(self, kind: str) -> None:
         if not self.parts:
@@ -257,6 +362,8 @@ class _Writer:
     def _put(self, s: str) -> None:
         self.parts.append(s)
         self.length += len(s)
+        if self.length > self.limits.max_characters:
+            raise _OverLimit(_characters_reason(self.limits))
 
     def block(self, kind: str, text: str, pieces: list[tuple[str, int]] | None = None) -> None:
         """Add a block: kind ``heading``/``para``/``item``/``row``; ``text`` already marked up.
@@ -350,32 +457,128 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 
 
-def _extract_docx(path: Path, raw: bytes, sha256: str) -> Extracted:
+def _extract_docx(path: Path, raw: bytes, sha256: str, limits: ExtractLimits = DEFAULT_LIMITS) -> Extracted:
     try:
         import docx
         from docx.opc.exceptions import PackageNotFoundError
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise CorpusError(path, "cannot be read: python-docx is not installed") from exc
+    check_docx_package(path, raw, limits)  # before python-docx inflates and parses every part
     try:
         document = docx.Document(io.BytesIO(raw))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise CorpusError(path, f"is corrupt or truncated: not a readable Word document ({type(exc).__name__}: {exc})") from exc
+    except MemoryError:
+        raise
     except Exception as exc:  # lxml XMLSyntaxError and friends: a damaged part
         raise CorpusError(path, f"is corrupt: a part of the Word document cannot be parsed ({type(exc).__name__}: {exc})") from exc
     try:
-        return _DocxReader(document).read(sha256, path)
-    except CorpusError:
+        return _DocxReader(document, limits).read(sha256, path)
+    except (CorpusError, MemoryError):
         raise
     except Exception as exc:
+        over = _over_limit(exc)
+        if over is not None:
+            raise CorpusError(path, over.reason) from exc
         raise CorpusError(path, f"is corrupt: the Word document's content cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def check_docx_package(path: Path, raw: bytes, limits: ExtractLimits = DEFAULT_LIMITS) -> None:
+    """Refuse a Word file that would unpack past ``limits``, before anything of it is parsed.
+
+    First from the zip's central directory alone (nothing inflated): the number of parts,
+    each part's declared uncompressed size and compression ratio, and their total. The zip
+    reader never inflates a part past its declared size (a part that lies fails its CRC), so
+    these bound what python-docx can read. Then one streaming pass over every XML part (each
+    element dropped once read, so memory stays flat) counts XML elements, paragraphs and the
+    characters of text runs. A package that is not a readable zip is left for python-docx to
+    report as corrupt.
+
+    Raises:
+        CorpusError: naming the file, what it would unpack to and the limit it is over.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_zip_members:
+            raise CorpusError(
+                path, f"has {len(members):,} parts, over the limit of {limits.max_zip_members:,} parts for a Word document (a zip bomb?)"
+            )
+        total = 0
+        for info in members:
+            size, packed = info.file_size, max(info.compress_size, 1)
+            total += size
+            if size > limits.max_part_bytes:
+                raise CorpusError(
+                    path,
+                    f"has a part {info.filename} that unpacks to {_megabytes(size)}, over the limit of "
+                    f"{_megabytes(limits.max_part_bytes)} for one part of a Word document (a zip bomb?)",
+                )
+            if size > _MB and size > limits.max_compression_ratio * packed:
+                raise CorpusError(
+                    path,
+                    f"has a part {info.filename} compressed {size / packed:,.0f} to 1 ({_megabytes(packed)} unpacking to "
+                    f"{_megabytes(size)}), over the limit of {limits.max_compression_ratio} to 1 for a Word document (a zip bomb?)",
+                )
+        if total > limits.max_unpacked_bytes:
+            raise CorpusError(
+                path,
+                f"unpacks to {_megabytes(total)}, over the limit of {_megabytes(limits.max_unpacked_bytes)} "
+                "for a Word document's unpacked parts (a zip bomb?)",
+            )
+        counts = {"elements": 0, "paragraphs": 0, "characters": 0}
+        for info in members:  # every part, whatever its name: one that is not XML fails at its first bytes
+            if not info.is_dir():
+                _count_xml_part(path, archive, info, counts, limits)
+
+
+def _count_xml_part(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, counts: dict[str, int], limits: ExtractLimits) -> None:
+    """Add one XML part's elements, paragraphs and text characters to ``counts``, raising at a limit."""
+    from lxml import etree
+
+    paragraph, text = f"{_W}p", f"{_W}t"
+    try:
+        with archive.open(info) as fh:
+            events = etree.iterparse(fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+            for _, el in events:
+                counts["elements"] += 1
+                if el.tag == paragraph:
+                    counts["paragraphs"] += 1
+                elif el.tag == text and el.text:
+                    counts["characters"] += len(el.text)
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                while parent is not None and el.getprevious() is not None:
+                    del parent[0]
+                if counts["elements"] > limits.max_xml_elements:
+                    raise CorpusError(
+                        path,
+                        f"has more than {limits.max_xml_elements:,} XML elements, over the limit of "
+                        f"{limits.max_xml_elements:,} for a Word document (a bomb, or many policies in one file?)",
+                    )
+                if counts["paragraphs"] > limits.max_paragraphs:
+                    raise CorpusError(
+                        path,
+                        f"has more than {limits.max_paragraphs:,} paragraphs, over the limit of "
+                        f"{limits.max_paragraphs:,} paragraphs for one policy file (split it into one file per policy)",
+                    )
+                if counts["characters"] > limits.max_characters:
+                    raise CorpusError(path, _characters_reason(limits))
+    except CorpusError:
+        raise
+    except Exception:  # not well-formed XML, a bad CRC, …: python-docx reports it as corrupt
+        return
 
 
 class _DocxReader:
     """Walks a python-docx document body in order, resolving styles and list numbering."""
 
-    def __init__(self, document) -> None:
+    def __init__(self, document, limits: ExtractLimits = DEFAULT_LIMITS) -> None:
         self.document = document
-        self.writer = _Writer()
+        self.writer = _Writer(limits)
         self.styles = {}
         for style in document.styles:
             try:
@@ -615,9 +818,16 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 
 
-def _extract_html(path: Path, raw: bytes, sha256: str) -> Extracted:
+def _extract_html(path: Path, raw: bytes, sha256: str, limits: ExtractLimits = DEFAULT_LIMITS) -> Extracted:
     from bs4 import BeautifulSoup
 
+    tags = raw.count(b"<")  # every tag needs one: an upper bound on what BeautifulSoup would build
+    if tags > limits.max_html_tags:
+        raise CorpusError(
+            path,
+            f"has {tags:,} tags, over the limit of {limits.max_html_tags:,} tags for one web page "
+            "(save the policy itself as its own page or document)",
+        )
     try:
         soup = BeautifulSoup(raw, "lxml")
     except Exception as exc:
@@ -627,9 +837,12 @@ def _extract_html(path: Path, raw: bytes, sha256: str) -> Extracted:
     if root is None:
         articles = soup.find_all("article")
         root = articles[0] if len(articles) == 1 else (soup.body or soup)
-    reader = _HtmlReader(chrome_root=root)
-    reader.walk(root, 0)
-    reader.flush()
+    reader = _HtmlReader(chrome_root=root, limits=limits)
+    try:
+        reader.walk(root, 0)
+        reader.flush()
+    except _OverLimit as exc:
+        raise CorpusError(path, exc.reason) from exc
     title = _plausible_title(title_el.get_text(" ", strip=True) if title_el else None, path)
     if title is None:
         h1 = root.find("h1")
@@ -640,8 +853,8 @@ def _extract_html(path: Path, raw: bytes, sha256: str) -> Extracted:
 class _HtmlReader:
     """Turns a BeautifulSoup tree into blocks: inline text gathers until a block element."""
 
-    def __init__(self, chrome_root) -> None:
-        self.writer = _Writer()
+    def __init__(self, chrome_root, limits: ExtractLimits = DEFAULT_LIMITS) -> None:
+        self.writer = _Writer(limits)
         self.buffer: list[str] = []
         self.bold_chars = 0
         self.chrome_root = chrome_root
@@ -834,7 +1047,7 @@ def _rgb(color) -> tuple:
     return tuple(round(float(v), 2) for v in color)
 
 
-def _extract_pdf(path: Path, raw: bytes, sha256: str) -> Extracted:
+def _extract_pdf(path: Path, raw: bytes, sha256: str, limits: ExtractLimits = DEFAULT_LIMITS) -> Extracted:
     if b"%%EOF" not in raw[-2048:]:
         raise CorpusError(path, "is truncated or corrupt: the PDF has no end-of-file marker (was the download or copy cut short?)")
     import pdfplumber
@@ -844,21 +1057,191 @@ def _extract_pdf(path: Path, raw: bytes, sha256: str) -> Extracted:
         chain = [exc, exc.__cause__, exc.__context__, *getattr(exc, "args", ())]
         return any(isinstance(e, (PDFPasswordIncorrect, PDFEncryptionError)) for e in chain)
 
+    with _bounded_pdf_streams(limits):
+        try:
+            pdf = pdfplumber.open(io.BytesIO(raw))
+        except MemoryError:
+            raise
+        except Exception as exc:
+            if encrypted(exc):
+                raise CorpusError(path, _PASSWORD_REASON) from exc
+            over = _over_limit(exc)
+            if over is not None:
+                raise CorpusError(path, over.reason) from exc
+            raise CorpusError(path, f"is corrupt or truncated: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+        try:
+            try:
+                return _PdfReader(pdf, path, limits).read(sha256)
+            finally:
+                # _PdfReader made, laid out and closed the pages one at a time; pdfplumber's
+                # close() would first build every page the tree lists (20,000 pages: 30 s).
+                # The stream is our BytesIO, dropped with ``pdf``.
+                pdf.flush_cache()
+        except (CorpusError, MemoryError):
+            raise
+        except Exception as exc:
+            if encrypted(exc):
+                raise CorpusError(path, _PASSWORD_REASON) from exc
+            over = _over_limit(exc)
+            if over is not None:
+                raise CorpusError(path, over.reason) from exc
+            raise CorpusError(path, f"is corrupt or truncated: its pages cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+_PDF_STREAMS_LOCK = threading.Lock()
+
+
+class _DecodeBudget:
+    """Bytes a PDF's streams may still decode to (`ExtractLimits.max_pdf_decoded_bytes`)."""
+
+    def __init__(self, limits: ExtractLimits) -> None:
+        self.limit = limits.max_pdf_decoded_bytes
+        self.left = self.limit
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise _OverLimit(
+                f"has compressed content that unpacks to more than {_megabytes(self.limit)}, over the limit of "
+                f"{_megabytes(self.limit)} of decoded streams for one PDF (a decompression bomb?)"
+            )
+
+
+class _BoundedInflater:
+    """A ``zlib.decompressobj`` that charges what it inflates to a `_DecodeBudget`."""
+
+    def __init__(self, budget: _DecodeBudget) -> None:
+        self.budget = budget
+        self._d = zlib.decompressobj()
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        cap = self.budget.left + 1  # one byte more than the budget holds proves it is over
+        out = self._d.decompress(data, min(max_length, cap) if max_length else cap)
+        self.budget.spend(len(out))
+        return out
+
+    def __getattr__(self, name: str):
+        return getattr(self._d, name)
+
+
+class _BoundedZlib:
+    """Stands in for the ``zlib`` module inside ``pdfminer.pdftypes`` while a PDF is read: a
+    stream inflates incrementally and stops (`_OverLimit`) once the file's streams have decoded
+    to more than the budget, instead of allocating whatever the stream says."""
+
+    error = zlib.error
+
+    def __init__(self, budget: _DecodeBudget) -> None:
+        self.budget = budget
+
+    def decompressobj(self, *args, **kwargs) -> _BoundedInflater:
+        return _BoundedInflater(self.budget)
+
+    def decompress(self, data: bytes, *args, **kwargs) -> bytes:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, self.budget.left + 1)
+        self.budget.spend(len(out))
+        if not inflater.eof:
+            raise zlib.error("Error -5 while decompressing data: incomplete or truncated stream")
+        return out
+
+
+@contextlib.contextmanager
+def _bounded_pdf_streams(limits: ExtractLimits):
+    """While a PDF is read, make pdfminer's stream decoders (Flate, LZW, RunLength) stop at the
+    file's decode budget. pdfminer inflates a stream whole (``zlib.decompress``), so a 9 KB
+    file could allocate gigabytes before any check could run (issue 17). One PDF at a time per
+    process: the decoders are pdfminer's module globals."""
+    import pdfminer.pdftypes as pdftypes
+    from pdfminer.lzw import LZWDecoder
+
+    budget = _DecodeBudget(limits)
+    original_rl = pdftypes.rldecode
+
+    def lzwdecode(data: bytes) -> bytes:
+        out = []
+        for chunk in LZWDecoder(io.BytesIO(data)).run():
+            budget.spend(len(chunk))
+            out.append(chunk)
+        return b"".join(out)
+
+    def rldecode(data: bytes) -> bytes:
+        i, n, size = 0, len(data), 0
+        while i < n:  # the decoded size first: a run-length stream can expand 128 times
+            length = data[i]
+            if length == 128:
+                break
+            if length < 128:
+                size, i = size + length + 1, i + length + 2
+            else:
+                size, i = size + 257 - length, i + 2
+        budget.spend(size)
+        return original_rl(data)
+
+    with _PDF_STREAMS_LOCK:
+        saved = (pdftypes.zlib, pdftypes.lzwdecode, pdftypes.rldecode)
+        pdftypes.zlib, pdftypes.lzwdecode, pdftypes.rldecode = _BoundedZlib(budget), lzwdecode, rldecode
+        try:
+            yield budget
+        finally:
+            pdftypes.zlib, pdftypes.lzwdecode, pdftypes.rldecode = saved
+
+
+def _declared_pages(pdf) -> int | None:
+    """The page count a PDF's page tree declares (``/Count`` of its root), read before any page is parsed."""
+    from pdfminer.pdftypes import resolve1
+
     try:
-        pdf = pdfplumber.open(io.BytesIO(raw))
-    except Exception as exc:
-        if encrypted(exc):
-            raise CorpusError(path, _PASSWORD_REASON) from exc
-        raise CorpusError(path, f"is corrupt or truncated: not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    try:
-        with pdf:
-            return _PdfReader(pdf, path).read(sha256)
-    except CorpusError:
-        raise
-    except Exception as exc:
-        if encrypted(exc):
-            raise CorpusError(path, _PASSWORD_REASON) from exc
-        raise CorpusError(path, f"is corrupt or truncated: its pages cannot be read ({type(exc).__name__}: {exc})") from exc
+        count = resolve1(resolve1(pdf.doc.catalog["Pages"])["Count"])
+    except Exception:
+        return None
+    return count if isinstance(count, int) else None
+
+
+def _pages_reason(n: int | str, limits: ExtractLimits) -> str:
+    return f"has {n} pages, over the limit of {limits.max_pages:,} pages for one policy file (split it into one file per policy)"
+
+
+@functools.cache
+def _counting_layout_classes():
+    """A pdfplumber page device and pdfminer interpreter that count what a page draws and stop
+    (`_OverLimit`) past `ExtractLimits.max_page_objects`: characters, paths, images and form
+    XObjects invoked (a form drawing a form ten times, nested, multiplies them)."""
+    from pdfminer.pdfinterp import PDFPageInterpreter
+    from pdfplumber.page import PDFPageAggregatorWithMarkedContent
+
+    class CountingAggregator(PDFPageAggregatorWithMarkedContent):
+        def __init__(self, *args, max_objects: int, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.max_objects = max_objects
+            self.drawn = 0
+
+        def count(self) -> None:
+            self.drawn += 1
+            if self.drawn > self.max_objects:
+                raise _OverLimit(
+                    f"page {self.pageno} draws more than {self.max_objects:,} characters, shapes and forms, over the limit of "
+                    f"{self.max_objects:,} for one page (a PDF bomb?)"
+                )
+
+        def render_char(self, *args, **kwargs) -> float:
+            self.count()
+            return super().render_char(*args, **kwargs)
+
+        def paint_path(self, *args, **kwargs) -> None:
+            self.count()
+            return super().paint_path(*args, **kwargs)
+
+        def render_image(self, *args, **kwargs) -> None:
+            self.count()
+            return super().render_image(*args, **kwargs)
+
+    class CountingInterpreter(PDFPageInterpreter):
+        def do_Do(self, xobjid) -> None:  # pdfminer names its operator handlers do_<operator>
+            self.device.count()
+            return super().do_Do(xobjid)
+
+    return CountingAggregator, CountingInterpreter
 
 
 class _PdfReader:
@@ -873,11 +1256,36 @@ class _PdfReader:
     short line are table cells.
     """
 
-    def __init__(self, pdf, path: Path) -> None:
+    def __init__(self, pdf, path: Path, limits: ExtractLimits = DEFAULT_LIMITS) -> None:
         self.pdf = pdf
         self.path = path
-        self.writer = _Writer()
+        self.limits = limits
+        self.writer = _Writer(limits)
         self.notes: list[str] = []
+        self.heights: list[float] = []
+
+    def _pages(self):
+        """The PDF's pages one at a time (pdfplumber's ``pdf.pages`` builds them all at once),
+        each laid out by a device that stops at `ExtractLimits.max_page_objects`; at most
+        `ExtractLimits.max_pages`, whatever the page tree declares."""
+        from pdfminer.pdfpage import PDFPage
+        from pdfplumber.page import Page
+
+        declared = _declared_pages(self.pdf)
+        if declared is not None and declared > self.limits.max_pages:
+            raise CorpusError(self.path, _pages_reason(f"{declared:,}", self.limits))
+        for number, _ in enumerate(PDFPage.create_pages(self.pdf.doc), start=1):  # a tree may lie about its count
+            if number > self.limits.max_pages:
+                raise CorpusError(self.path, _pages_reason(f"more than {self.limits.max_pages:,}", self.limits))
+        aggregator, interpreter = _counting_layout_classes()
+        doctop = 0.0
+        for number, page_obj in enumerate(PDFPage.create_pages(self.pdf.doc), start=1):
+            page = Page(self.pdf, page_obj, page_number=number, initial_doctop=doctop)
+            doctop += page.height
+            device = aggregator(self.pdf.rsrcmgr, pageno=number, laparams=self.pdf.laparams, max_objects=self.limits.max_page_objects)
+            interpreter(self.pdf.rsrcmgr, device).process_page(page_obj)
+            page._layout = device.get_result()  # pdfplumber reads a page's layout from here (Page.layout)
+            yield number, page
 
     @staticmethod
     def _page_lines(page, number: int) -> list[_PdfLine]:
@@ -903,7 +1311,7 @@ class _PdfReader:
         """Drop page numbers, and headers/footers that repeat on at least half the pages."""
         if len(pages) < 2:
             return
-        heights = [float(p.height) for p in self.pdf.pages]
+        heights = self.heights
         counts: Counter[str] = Counter()
         keys: dict[int, str] = {}
         for lines in pages:
@@ -970,11 +1378,17 @@ class _PdfReader:
     def read(self, sha256: str) -> Extracted:
         pages: list[list[_PdfLine]] = []
         image_only: list[int] = []
-        for number, page in enumerate(self.pdf.pages, start=1):
+        characters = 0
+        for number, page in self._pages():
             lines = self._page_lines(page, number)
             if not lines and page.images:
                 image_only.append(number)
             pages.append(lines)
+            self.heights.append(float(page.height))
+            page.close()  # drop the page's layout and objects: only its lines are kept
+            characters += sum(len(w["text"]) for ln in lines for w in ln.words)
+            if characters > self.limits.max_characters:
+                raise CorpusError(self.path, _characters_reason(self.limits))
         if not pages:
             raise CorpusError(self.path, "has no pages")
         if not any(pages):

@@ -157,7 +157,30 @@ def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[],
             f"Index {report.generation} is now served: {report.embedded} vectors embedded, "
             f"{report.reused} reused, in {report.seconds:.1f} s."
         )
+        _check_school_banks(args, sorted({d.school for d in report.documents if d.status in ("added", "updated", "removed")}))
     return EXIT_PARTIAL if report.problems else EXIT_OK
+
+
+def _check_school_banks(args, schools: list[str]) -> None:
+    """Issue 18: rerun the own question bank of each changed school that has been run before; say if its score fell."""
+    from .question_log import LogSettings
+    from .school_bank import bank_path, compare_after_ingest, past_runs
+
+    log_path = LogSettings(index_dir=args.index_dir).path()
+    if log_path is None:
+        return
+    schools = [s for s in schools if bank_path(args.corpus_dir, s).exists() and past_runs(log_path.parent, s)]
+    if not schools:  # no bank run before: nothing to compare, and no model to load
+        return
+    try:
+        from .assistant import Assistant
+
+        lines = compare_after_ingest(Assistant.load(args.index_dir), args.corpus_dir, log_path.parent, schools)
+    except Exception as exc:  # the new index is served either way
+        print(f"The schools' own question banks could not be rerun: {exc}", file=sys.stderr)
+        return
+    for line in lines:
+        print(f"WARNING {line}")
 
 
 def _print_schools(schools: dict[str, tuple[int, int]]) -> None:

@@ -28,11 +28,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .contacts import contacts_of
 from .errors import CorpusError, printable
+from .examples import examples_of
 from .formats import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, extract
 from .types import AUDIENCES, PolicyDocument, School
 
 METADATA_FILE = "school.toml"
+#: The school's own question bank (issue 18, `assistant.school_bank`): kept beside its policies, never ingested.
+BANK_FILE = "questions.jsonl"
 TEXT_SUFFIXES = (".txt", ".md")
 _SCHOOL_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -309,6 +313,8 @@ def _read_metadata(folder: Path, root: Path) -> dict:
     if not isinstance(meta.get("name"), str) or not meta["name"].strip():
         raise CorpusError(meta_path, 'has no school name (add: name = "…")')
     widget_origins_of(meta, meta_path)
+    contacts_of(meta, meta_path)  # [contacts.office] / [contacts.dsl] (issue 18)
+    examples_of(meta, meta_path)  # [[examples]]: the questions the chat and widget offer (issue 16)
     docs = meta.get("documents", {})
     if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
         raise CorpusError(meta_path, "[documents] must be a table of tables")
@@ -373,7 +379,9 @@ def scan_school(folder: Path, max_bytes: int | None = None, root: Path | None = 
         scan.whole_school = True
         return scan
     docs_meta = meta.get("documents", {})
-    files = [p for p in sorted(folder.iterdir()) if p.name != METADATA_FILE and not p.name.startswith(".") and not p.is_dir()]
+    files = [
+        p for p in sorted(folder.iterdir()) if p.name not in (METADATA_FILE, BANK_FILE) and not p.name.startswith(".") and not p.is_dir()
+    ]
     # Document ids are printable stems: a name that is not UTF-8 fails below, reported under this id.
     stems: dict[str, list[Path]] = {}
     for path in files:

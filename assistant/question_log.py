@@ -6,6 +6,15 @@ clause, and whether it was a follow-up. **No client address, history or other re
 data is stored.** Rows older than the retention period (default 90 days) are deleted when
 the log is opened and then at most once an hour as rows are written.
 
+What of the question is kept (``ASSISTANT_LOG_QUESTIONS``, `STORE_MODES`): names cannot be
+found reliably offline, so by default (``checked``) the redacted question is stored only when
+`assistant.redaction.might_name_someone` finds nothing in it that may be a name; otherwise
+the row keeps the verdict and cited clause with `WITHHELD` as its text. ``clause`` never
+stores question text (verdict and clause only); ``redacted`` stores every redacted question.
+
+Size: at most ``max_rows`` rows (``ASSISTANT_LOG_MAX_ROWS``, default 100,000, ~30 MB);
+past that the oldest rows are deleted as new ones are written, so a flood cannot fill the disk.
+
 Durability: the database runs in WAL mode with ``synchronous=FULL``, and `QuestionLog.record`
 commits before it returns, so a question whose answer was sent survives a ``kill -9`` of
 the server (tested with a real server process in ``tests/test_question_log.py``).
@@ -24,16 +33,23 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .redaction import redact
+from .redaction import might_name_someone, redact
 
 #: Days a logged question is kept (``ASSISTANT_LOG_RETENTION_DAYS``).
 DEFAULT_RETENTION_DAYS = 90.0
 #: Seconds between retention sweeps while writing.
 PURGE_EVERY = 3600.0
+#: Rows kept at most (``ASSISTANT_LOG_MAX_ROWS``); the oldest go first.
+DEFAULT_MAX_ROWS = 100_000
+#: What of a question is stored: ``checked`` (default), ``clause`` or ``redacted`` (see the module docstring).
+STORE_MODES = ("checked", "clause", "redacted")
+#: The text stored in place of a question that is not kept.
+WITHHELD = "{{QUESTION NOT STORED}}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -45,7 +61,8 @@ CREATE TABLE IF NOT EXISTS questions (
     normalised TEXT NOT NULL,        -- redacted, lower-case, spaces collapsed: groups repeats
     verdict TEXT NOT NULL,
     clause_id TEXT,                  -- the best citation, if any
-    follow_up INTEGER NOT NULL DEFAULT 0
+    follow_up INTEGER NOT NULL DEFAULT 0,
+    safeguarding INTEGER NOT NULL DEFAULT 0  -- a possible child-protection concern: flagged for the DSL (issue 18)
 );
 CREATE INDEX IF NOT EXISTS questions_school ON questions (school, asked_at);
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
@@ -65,13 +82,16 @@ def resolve_log_path(configured: str | None, index_dir: str | Path) -> Path | No
 
 class LogSettings(BaseSettings):
     """The question log's settings from the environment (``ASSISTANT_QUESTION_LOG``,
-    ``ASSISTANT_LOG_RETENTION_DAYS``, ``ASSISTANT_INDEX_DIR``), for the CLI; the web server reads
+    ``ASSISTANT_LOG_RETENTION_DAYS``, ``ASSISTANT_LOG_MAX_ROWS``, ``ASSISTANT_LOG_QUESTIONS``,
+    ``ASSISTANT_INDEX_DIR``), for the CLI; the web server reads
     the same variables through `assistant.web.settings.WebSettings`."""
 
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
 
     question_log: str | None = None
     log_retention_days: float = Field(default=DEFAULT_RETENTION_DAYS, gt=0)
+    log_max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
+    log_questions: Literal["checked", "clause", "redacted"] = "checked"
     index_dir: Path = Path("index")
 
     def path(self) -> Path | None:
@@ -127,22 +147,39 @@ class QuestionLog:
     Args:
         path: the database file (its folder is created); retention_days: rows older than
             this are deleted (on open and hourly on write).
+        max_rows: rows kept at most; writing one more deletes the oldest.
+        store: what of a question is kept, one of `STORE_MODES` (see the module docstring).
 
     Raises:
+        ValueError: a retention, row cap or store mode that is not allowed, named.
         sqlite3.Error / OSError: the file cannot be created or opened.
     """
 
-    def __init__(self, path: str | Path, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        store: str = "checked",
+    ) -> None:
         if retention_days <= 0:
             raise ValueError("retention_days must be positive")
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, not {max_rows}")
+        if store not in STORE_MODES:
+            raise ValueError(f"store must be one of {', '.join(STORE_MODES)}, not {store!r}")
         self.path = Path(path)
         self.retention_days = retention_days
+        self.max_rows = max_rows
+        self.store = store
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before record() returns
         self._db.executescript(_SCHEMA)
+        if "safeguarding" not in {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}:  # a log from before issue 18
+            self._db.execute("ALTER TABLE questions ADD COLUMN safeguarding INTEGER NOT NULL DEFAULT 0")
         self._next_purge = 0.0
         self.purge()
 
@@ -160,18 +197,20 @@ class QuestionLog:
         clause_id: str | None = None,
         follow_up: bool = False,
         asked_at: float | None = None,
+        safeguarding: bool = False,
     ) -> None:
-        """Redact ``question`` and store it; committed (durable) when this returns.
+        """Redact ``question`` and store it (or only its verdict and clause: see ``store``); committed (durable) when this returns.
 
         Args:
             asked_at: Unix time (default: now); tests pass old times to check retention.
+            safeguarding: flag the row for the Designated Safeguarding Lead (issue 18).
         """
-        clean = redact(question)
+        clean = self.stored_text(question, clause_id)
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO questions (asked_at, school, audience, question, normalised, verdict, clause_id, follow_up)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO questions (asked_at, school, audience, question, normalised, verdict, clause_id, follow_up, safeguarding)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now if asked_at is None else asked_at,
                     school,
@@ -181,10 +220,21 @@ class QuestionLog:
                     verdict,
                     clause_id,
                     int(follow_up),
+                    int(safeguarding),
                 ),
             )
+            # The cap: ids only grow, so keeping ids above (newest - max_rows) keeps at most max_rows rows,
+            # whichever process wrote them (an index lookup, not a count).
+            self._db.execute("DELETE FROM questions WHERE id <= (SELECT MAX(id) FROM questions) - ?", (self.max_rows,))
         if now >= self._next_purge:
             self.purge()
+
+    def stored_text(self, question: str, clause_id: str | None = None) -> str:
+        """The text a row keeps for ``question``: redacted, or `WITHHELD` (with the cited clause) as ``store`` says."""
+        clean = redact(question)
+        if self.store == "redacted" or (self.store == "checked" and not might_name_someone(clean)):
+            return clean
+        return f"{WITHHELD} (cited clause {clause_id})" if clause_id else f"{WITHHELD} (no clause cited)"
 
     def purge(self, now: float | None = None) -> int:
         """Delete rows older than the retention period; returns how many were deleted."""
@@ -209,7 +259,11 @@ class QuestionLog:
             return [row[0] for row in self._db.execute(sql, (school,) if school else ())]
 
     def report(self, school: str, limit: int = 20) -> GapReport:
-        """The school's most asked questions and most asked not-covered questions (``limit`` of each)."""
+        """The school's most asked questions and most asked not-covered questions (``limit`` of each).
+
+        Expired rows are deleted first, so the report never shows a question past its retention period.
+        """
+        self.purge()
         grouped = """
             SELECT normalised, COUNT(*) AS n, MAX(asked_at) AS last,
                    (SELECT q.question FROM questions q WHERE q.school = ? AND q.normalised = g.normalised ORDER BY q.id DESC LIMIT 1),

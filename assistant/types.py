@@ -119,6 +119,35 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class Handover:
+    """Whom to contact when the policies cannot settle a question (issue 18).
+
+    Attributes:
+        reason: ``not_covered``, ``unsure``, ``safeguarding`` (a possible child-protection
+            concern) or ``contact_details`` (the asker typed an email or phone number).
+        message: the plain-text handover ("To talk to someone, contact the school office: …",
+            "Please ask the school office." for a school without contacts; for a safeguarding
+            question, the fixed message naming the Designated Safeguarding Lead and 999).
+        office, dsl: the school office's and the Designated Safeguarding Lead's contact
+            (``role, email, phone, url, hours``), None where the school gives none.
+        emergency: the emergency number for a safeguarding question, else None.
+        contact_details: the question holds an email address or phone number: nobody replies
+            to it through the assistant, so the asker is told to contact the school instead.
+    """
+
+    reason: str
+    message: str
+    office: dict | None = None
+    dsl: dict | None = None
+    emergency: str | None = None
+    contact_details: bool = False
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every field."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The assistant's reply to one question.
 
@@ -132,6 +161,11 @@ class Answer:
         confidence: calibrated probability (0–1) that the first clause the assistant found
             answers the question (`assistant.rerank.Calibration`); None when the trained
             stage is switched off (``ASSISTANT_RERANK=false``).
+        handover: whom to contact (`Handover`) for a not-covered, unsure or safeguarding
+            answer, or when the question holds contact details; None otherwise.
+        safeguarding: the question discloses or asks about a possible child-protection
+            concern (`assistant.safeguarding`): the text starts with the fixed message naming
+            the Designated Safeguarding Lead, and the answer is never "not covered".
     """
 
     verdict: Verdict
@@ -140,6 +174,8 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     band: Band = "answer"
     confidence: float | None = None
+    handover: Handover | None = None
+    safeguarding: bool = False
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -150,6 +186,8 @@ class Answer:
             "notes": list(self.notes),
             "band": self.band,
             "confidence": self.confidence,
+            "handover": self.handover.to_dict() if self.handover else None,
+            "safeguarding": self.safeguarding,
         }
 
 

@@ -119,6 +119,18 @@ def serve_example_site(app_base: str) -> Iterator[str]:
         httpd.server_close()
 
 
+def sign_in_if_asked(page, password: str | None = None) -> None:
+    """If ``page`` shows the staff sign-in form (the staff chat needs sign-in), type the tests' staff
+    password and sign in as a person would; the form then returns to the page first asked for."""
+    if "/staff/sign-in" not in page.url:
+        return
+    from server_helpers import STAFF_PASSWORD
+
+    page.get_by_label("Staff password").fill(password or STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/staff/sign-in" not in url)
+
+
 def screenshot(page, name: str, full_page: bool = False) -> Path:
     """Save a screenshot to ``tests/artifacts/<name>.png`` (kept for a person to look at)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from server_helpers import STAFF_PASSWORD
 
 from assistant import Assistant
 from assistant.indexing import build_index
@@ -15,6 +16,8 @@ from assistant.indexing import build_index
 # (ASSISTANT_RATE_LIMIT) is off for every app the tests build, except where a test sets its own
 # (tests/test_hardening.py checks the 429 path with a low limit).
 os.environ.setdefault("ASSISTANT_RATE_LIMIT", "off")
+# The staff chat needs sign-in (issue 17): every app the tests build uses this password.
+os.environ.setdefault("ASSISTANT_STAFF_PASSWORD", STAFF_PASSWORD)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

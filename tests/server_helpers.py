@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,26 @@ def stop(proc: subprocess.Popen) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+#: The staff chat's sign-in password in every app the tests start (tests/conftest.py sets
+#: ``ASSISTANT_STAFF_PASSWORD`` to it, so app.py subprocesses inherit it too).
+STAFF_PASSWORD = "staff-password-for-the-tests"
+
+
+def sign_in(client: httpx.Client) -> httpx.Client:
+    """Sign ``client`` (with a ``base_url``) in to the staff chat: its session cookie is set. Returns it."""
+    response = client.post("/staff/sign-in", data={"password": STAFF_PASSWORD, "next": "/"})
+    if response.status_code != 303 or "pa_staff" not in client.cookies:
+        raise AssertionError(f"staff sign-in failed: {response.status_code} {response.text[:200]}")
+    return client
+
+
+@contextlib.contextmanager
+def staff_client(base: str, **kwargs) -> Iterator[httpx.Client]:
+    """An ``httpx.Client`` on ``base``, signed in to the staff chat (`sign_in`)."""
+    with httpx.Client(base_url=base, **kwargs) as client:
+        yield sign_in(client)
 
 
 def app_env(**extra: str) -> dict[str, str]:

@@ -268,11 +268,25 @@ def test_the_key_sentence_is_the_one_most_similar_to_the_question_when_similarit
 
 def test_an_answer_quotes_the_sentence_of_its_clause_that_the_question_is_about(bot):
     """Glais allows staff phones in school but never for contacting parents: a question about
-    texting parents must quote (and answer from) the second sentence, not the first."""
-    answer = bot.ask("Can I phone parents on my own mobile if we're running late on a trip?", school="glais", audience="staff")
+    texting parents must quote (and answer from) the second sentence, not the first. (The
+    retriever and rules alone: the trained stage calls this answer unsure, see below.)"""
+    judge, bot.judge = bot.judge, None
+    try:
+        answer = bot.ask("Can I phone parents on my own mobile if we're running late on a trip?", school="glais", audience="staff")
+    finally:
+        bot.judge = judge
     assert answer.citations and answer.citations[0].school == "glais"
-    assert "Under no circumstances" in answer.text and "bring in personal mobile phones" not in answer.text
+    assert "under no circumstances" in answer.text.lower() and "bring in personal mobile phones" not in answer.text
     assert answer.verdict == "no", answer.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known cost of the unsure band (issue 16): the calibrated confidence of this right clause is below the answer threshold",
+)
+def test_the_trained_stage_answers_the_phone_parents_question_confidently(bot):
+    answer = bot.ask("Can I phone parents on my own mobile if we're running late on a trip?", school="glais", audience="staff")
+    assert answer.band == "answer" and answer.verdict == "no", (answer.band, answer.confidence)
 
 
 def test_a_follow_up_asks_the_same_kind_of_question_as_the_one_before():

@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from browser_helpers import CHROMIUM, contrast_ratio, launch_chromium, normalise, screenshot, serve_app, serve_example_site
+from browser_helpers import (
+    CHROMIUM,
+    contrast_ratio,
+    launch_chromium,
+    normalise,
+    screenshot,
+    serve_app,
+    serve_example_site,
+    sign_in_if_asked,
+)
 
 from assistant.web import WebSettings, create_app
 from assistant.web.render import VERDICT_LABELS
@@ -26,6 +36,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)  # a waiting limit, not a speed check: answers come slower on a loaded machine
 LABELS = set(VERDICT_LABELS.values())
 MARKUP_QUESTION = '<script>alert(1)</script> **bold** <img src=x onerror="alert(2)"> [link](http://example.com) # heading'
 
@@ -95,6 +106,7 @@ def phone(browser):
 def open_chat(tab: Tab, app_url: str, query: str = ""):
     page = tab.page
     page.goto(f"{app_url}/{query}")
+    sign_in_if_asked(page)  # the staff chat needs sign-in (issue 17)
     expect(page.get_by_role("combobox", name="School")).not_to_have_value("")  # the app has loaded and applied ?school=
     return page
 
@@ -236,7 +248,8 @@ def test_widget_is_usable_from_the_keyboard_with_labels_and_contrast(tab, app_ur
         page.keyboard.type("Can my child bring a mobile phone to school?")
         page.keyboard.press("Enter")
         expect(frame.locator(".pa-answer")).to_have_count(1)
-        expect(frame.get_by_role("status")).to_contain_text("Answer")
+        expect(frame.locator("#pa-status")).to_have_attribute("role", "status")
+        expect(frame.locator("#pa-status")).to_contain_text("Answer")
 
         for selector in (".pa-badge", "#pa-send", ".pa-widget-header h1"):
             fg, bg = frame.locator(selector).first.evaluate(
@@ -282,3 +295,22 @@ def test_widget_fills_a_phone_screen(phone, app_url):
         expect(frame.locator(".pa-answer .pa-badge")).to_be_visible()
         expect(frame.get_by_role("button", name="Ask", exact=True)).to_be_in_viewport()
         screenshot(page, "widget-phone")
+
+
+def test_the_chat_offers_the_chosen_schools_own_examples_and_one_click_asks_it(tab, app_url, bot):
+    from assistant.examples import read_examples
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    offered = {s: [e.question for e in read_examples(corpus / s / "school.toml") if e.surface == "chat"] for s in ("glais", "st-michaels")}
+    page = open_chat(tab, app_url, "?school=st-michaels")
+    examples = page.locator("#pa-examples")
+    for question in offered["st-michaels"]:
+        expect(examples.get_by_text(question, exact=True)).to_be_visible()
+    page.get_by_role("combobox", name="School").click()
+    page.get_by_role("option", name=bot.school_name("glais")).click()
+    for question in offered["glais"]:
+        expect(examples.get_by_text(question, exact=True)).to_be_visible()
+    expect(examples.get_by_text(offered["st-michaels"][0], exact=True)).to_have_count(0)
+    examples.get_by_text(offered["glais"][0], exact=True).click()
+    expect(page.locator("#pa-chat .pa-answer")).to_have_count(1)
+    expect(page.locator("#pa-chat .pa-answer").first).to_contain_text(bot.school_name("glais"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import app_env, free_port, start_app, stop, wait_healthy, wait_until
+from server_helpers import app_env, free_port, staff_client, start_app, stop, wait_healthy, wait_until
 
 from assistant.indexing import (
     RemoteGeneration,
@@ -265,10 +265,11 @@ def test_deploy_nginx_conf_spreads_questions_over_both_apps_and_serves_chat_widg
         assert viewer.status_code == 200 and direct["citations"][0]["clause_id"] in viewer.text
         widget = httpx.get(f"{base}/widget", params={"school": "glais"}, timeout=30)
         assert widget.status_code == 200 and "<form" in widget.text
-        chat = httpx.get(f"{base}/", timeout=30)  # the staff chat, through the unbuffered Gradio location
-        assert chat.status_code == 200 and "gradio" in chat.text.lower()
-        config = httpx.get(f"{base}/config", timeout=30)
-        assert config.status_code == 200 and config.json()["components"]
+        with staff_client(base, timeout=30) as staff:  # the staff chat needs sign-in (issue 17)
+            chat = staff.get("/")  # the staff chat, through the unbuffered Gradio location
+            assert chat.status_code == 200 and "gradio" in chat.text.lower()
+            config = staff.get("/config")
+            assert config.status_code == 200 and config.json()["components"]
 
 
 def test_deploy_nginx_conf_answers_from_the_live_app_while_the_other_is_down(two_apps, tmp_path):

@@ -31,7 +31,15 @@ GLAIS_SITE = "https://www.glais.example"  # from corpus/glais/school.toml
 def app(index_dir, bot, tmp_path_factory):
     """The real app, rate limit off, a question log in a tmp dir and an admin token."""
     log = tmp_path_factory.mktemp("hardening") / "questions.sqlite3"
-    web = WebSettings(index_dir=index_dir, reload_interval=0, rate_limit="off", question_log=str(log), admin_token=TOKEN, widget_origins="")
+    web = WebSettings(
+        index_dir=index_dir,
+        reload_interval=0,
+        rate_limit="off",
+        question_log=str(log),
+        admin_token=TOKEN,
+        widget_origins="",
+        allowed_hosts="testserver",  # TestClient's Host: the assistant's own name here
+    )
     return create_app(web, assistant=bot)
 
 

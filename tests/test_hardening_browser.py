@@ -77,7 +77,16 @@ def test_widget_loads_on_the_schools_site_and_is_refused_on_another(corpus_and_a
         refused.set_default_timeout(30_000)
         refused.goto(other_page)
         refused.get_by_role("button", name="Ask about our policies").click()
-        iframe = refused.locator("iframe[title='Ask about our policies']")
+        # widget.js asks first and says why instead of framing a refused page (issue 18)
+        expect(refused.locator("[data-policy-assistant] .pa-message")).to_contain_text("not enabled for this website")
+        assert refused.locator("iframe[title='Ask about our policies']").count() == 0
+        # and the page itself still refuses to be framed there (CSP frame-ancestors)
+        refused.evaluate(
+            """src => { const f = document.createElement('iframe'); f.title = 'framed by hand'; f.src = src;
+                       document.body.appendChild(f); }""",
+            f"{base}/widget?school={SCHOOL}",
+        )
+        iframe = refused.locator("iframe[title='framed by hand']")
         expect(iframe).to_be_visible()
         widget_frame = iframe.element_handle().content_frame()
         # Chromium replaces a frame whose frame-ancestors refuse the parent with its error page ("refused to connect").

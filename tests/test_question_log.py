@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from server_helpers import app_env, free_port, start_app, stop, wait_healthy
 
 from assistant.cli import main as cli_main
-from assistant.question_log import QuestionLog
+from assistant.question_log import WITHHELD, QuestionLog
 from assistant.redaction import redact
 from assistant.web import WebSettings, create_app
 
@@ -46,6 +46,26 @@ DAY = 86400
         ("a boy called oliver twist keeps messaging", ["oliver"], "{{NAME}}"),
         ("hi my name is sarah jones, can I film?", ["sarah", "jones"], "{{NAME}}"),
         ("I'm Priya Patel, Ravi's mum", ["Priya", "Patel", "Ravi"], "{{NAME}}"),
+        # issue 17: dates (of birth), street addresses, NHS numbers, health conditions
+        ("she was born 12/03/2015, is that too young?", ["12/03", "2015"], "{{DATE}}"),
+        ("DOB 2015-03-12", ["2015"], "{{DATE}}"),
+        ("his birthday is 3rd March 2015", ["March", "2015"], "{{DATE}}"),
+        ("born on March 3rd, 2016", ["March", "2016"], "{{DATE}}"),
+        ("she was born in 2015", ["2015"], "{{DATE}}"),
+        ("we live at 12 Acacia Avenue", ["12 Acacia", "Avenue"], "{{ADDRESS}}"),
+        ("flat 3b, 45 high street, is that in the catchment?", ["3b", "45 high"], "{{ADDRESS}}"),
+        ("221B Baker St is our address", ["221B", "Baker"], "{{ADDRESS}}"),
+        ("his NHS number is 943 476 5919", ["943", "5919"], "{{NHS_NUMBER}}"),
+        ("NHS no. 9434765919", ["9434765919"], "{{NHS_NUMBER}}"),
+        ("my son has autism and ADHD", ["autism", "ADHD"], "{{HEALTH}}"),
+        ("she is epileptic and diabetic", ["epileptic", "diabetic"], "{{HEALTH}}"),
+        ("he carries an EpiPen for a nut allergy", ["EpiPen", "allergy"], "{{HEALTH}}"),
+        ("she has been self-harming and has an eating disorder", ["self-harming", "eating disorder"], "{{HEALTH}}"),
+        ("our daughter is pregnant", ["pregnant"], "{{HEALTH}}"),
+        # invisible and full-width characters do not hide anything
+        ("mail tom@\u200bexample.com please", ["example.com", "tom@"], "{{EMAIL}}"),
+        ("ring 07911\u2060 123456", ["07911", "123456"], "{{PHONE}}"),
+        ("ring \uff10\uff17\uff19\uff11\uff11 \uff11\uff12\uff13\uff14\uff15\uff16", ["\uff10\uff17", "07911"], "{{PHONE}}"),
     ],
 )
 def test_personal_data_is_replaced_by_placeholders(text, gone, placeholder):
@@ -61,9 +81,55 @@ def test_everyday_policy_questions_are_left_as_asked():
     assert changed == [], changed
 
 
-def test_names_without_a_cue_are_not_found_a_documented_limit():
-    # Patterns, not a language model: a bare first name with no title or kin word stays (README, "Safety and privacy").
-    assert redact("Can Tom bring his phone?") == "Can Tom bring his phone?"
+@pytest.mark.parametrize(
+    ("question", "secrets"),
+    [
+        ("Can Tom bring his phone?", ["Tom"]),
+        ("jack smith in year 2 has autism and ADHD", ["jack", "smith", "autism", "ADHD"]),
+        ("is it ok if olivia's mum films the play", ["olivia"]),
+        ("Zephyrine keeps messaging my son on Instagram", ["Zephyrine"]),
+        ("Can I give Mohammed Khan a lift home?", ["Mohammed", "Khan"]),
+    ],
+)
+def test_a_question_that_may_still_name_someone_is_not_stored_as_text(tmp_path, question, secrets):
+    # Patterns cannot redact a bare name ("Can Tom …", "jack smith"), so by default the log keeps no text that
+    # may still name someone: only its verdict and clause (README, "Safety and privacy").
+    log = QuestionLog(tmp_path / "q.sqlite3")
+    log.record("glais", question, "no", "parent", "clause-1")
+    assert log.questions() == [f"{WITHHELD} (cited clause clause-1)"]
+    log.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("q.sqlite3*"))
+    for secret in secrets:
+        assert secret.encode() not in raw
+
+
+def test_no_question_of_the_evaluation_banks_is_withheld_by_the_name_check():
+    # The banks hold 311 questions as people type them and name nobody: the check must leave them for the report.
+    from assistant.redaction import possible_names
+
+    bank = [
+        json.loads(line)["question"]
+        for path in (ROOT / "evals" / "banks").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(bank) >= 300
+    flagged = {q: possible_names(redact(q)) for q in bank if possible_names(redact(q))}
+    assert flagged == {}
+
+
+def test_the_store_setting_keeps_the_clause_only_or_every_redacted_question(tmp_path):
+    clause_only = QuestionLog(tmp_path / "a.sqlite3", store="clause")
+    clause_only.record("glais", "Can I post sports day videos?", "conditional", "parent", "c2")
+    clause_only.record("glais", "Can I bring my dog?", "not_covered")
+    assert clause_only.questions() == [f"{WITHHELD} (cited clause c2)", f"{WITHHELD} (no clause cited)"]
+    report = clause_only.report("glais")
+    assert (report.total, report.not_covered_total) == (2, 1)
+    clause_only.close()
+    everything = QuestionLog(tmp_path / "b.sqlite3", store="redacted")
+    everything.record("glais", "Can Tom bring his phone on 3rd March?", "no")
+    assert everything.questions() == ["Can Tom bring his phone on {{DATE}}?"]
+    everything.close()
 
 
 # --- the log -------------------------------------------------------------------------------

@@ -25,12 +25,13 @@ from assistant.rerank import (
     TrainedModelError,
     fused_relevance,
     pair_query,
+    top_share,
     trained_dir,
 )
 from assistant.retrieval import Candidate
 from assistant.web import WebSettings, create_app
 from training import verify
-from training.data import QUESTIONS, TRAINING_CORPUS, data_hash, read_questions
+from training.data import QUESTIONS, TRAINING_CORPUS, _hashed_bytes, data_hash, read_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((trained_dir() / "manifest.json").read_text(encoding="utf-8"))
@@ -42,6 +43,18 @@ def test_the_committed_training_data_is_what_the_shipped_models_were_trained_on(
     # Editing a training question or policy without `make train` leaves models that no longer
     # match their data: the manifest's hash says so.
     assert data_hash() == MANIFEST["data_sha256"], "training data changed since the models were trained: run `make train`"
+
+
+def test_the_data_hash_reads_a_school_toml_as_the_models_do(tmp_path):
+    """Contacts, example questions and comments are no input of the models; a document's title is."""
+    path = tmp_path / "school.toml"
+    base = 'name = "A School"\n[documents.p]\ntitle = "Phones"\n'
+    path.write_text(base)
+    before = _hashed_bytes(path)
+    path.write_text("# a comment\n" + base + '[contacts.office]\nemail = "o@a.example"\n[[examples]]\nsurface = "chat"\nquestion = "Q?"\n')
+    assert _hashed_bytes(path) == before
+    path.write_text(base.replace("Phones", "Mobile phones"))
+    assert _hashed_bytes(path) != before
 
 
 def test_every_gold_quote_lies_inside_one_clause_and_no_question_comes_from_an_evaluation_bank(capsys):
@@ -98,6 +111,40 @@ def test_the_reranker_puts_the_clause_that_answers_above_those_that_only_share_w
     assert reranked[0].clause is phones
 
 
+def test_the_top_share_is_the_best_scores_softmax_share_at_the_losss_scale():
+    # softmax(20·[0.6, 0.5, 0.5]) = e^2 / (e^2 + 2) for the first
+    assert top_share(np.array([0.6, 0.5, 0.5])) == pytest.approx(np.exp(2) / (np.exp(2) + 2))
+    assert top_share(np.array([0.3, 0.3, 0.3, 0.3])) == pytest.approx(0.25)
+    assert top_share(np.array([0.2, 0.9])) == top_share(np.array([0.9, 0.2]))  # position does not matter, only the gap
+
+
+def test_the_floor_decides_not_covered_and_the_confidence_answer_or_unsure(bot):
+    judge = bot.judge
+    candidates = [Candidate(c, 1.0, 0.6, 1.0) for c in bot.clauses("st-michaels")]
+    question = "Do pupils have to hand their mobile phones to the teacher when they arrive?"
+    real = judge.calibration
+    try:
+        judge.calibration = Calibration(real.x, real.y, answer_threshold=0.0, covered_threshold=0.0)
+        assert judge.judge(question, [], "parent", candidates).band == "answer"
+        assert judge.judge(question, [], "parent", candidates, outside=True).band == "not_covered"
+        judge.calibration = Calibration(real.x, real.y, answer_threshold=1.01, covered_threshold=0.0)
+        assert judge.judge(question, [], "parent", candidates).band == "unsure"
+    finally:
+        judge.calibration = real
+
+
+def test_clause_vectors_are_kept_so_a_second_question_encodes_only_itself(bot):
+    judge = TrainedJudge()
+    candidates = [Candidate(c, 0.0, 0.0, 0.0) for c in bot.clauses("st-michaels")]
+    encoded: list[list[str]] = []
+    encode = judge.encoder.encode
+    judge.encoder.encode = lambda texts, **kw: encoded.append(texts) or encode(texts, **kw)
+    judge.rerank("can my son bring his phone?", [], "parent", candidates)
+    assert [len(texts) for texts in encoded] == [1, judge.depth]  # the question, then the clauses it rereads
+    judge.rerank("is he allowed his phone on the coach?", [], "parent", candidates)
+    assert encoded[-1] == ["parent: is he allowed his phone on the coach?"]
+
+
 def test_the_final_score_adds_the_retrievers_rank_as_a_dcg_discount():
     scores = fused_relevance(np.array([0.5, 0.6, 0.4, 0.9]), 0.1)
     assert scores.round(4).tolist() == [0.5, 0.5, 0.2415, 0.7]  # 0.6 - 0.1·log2(2), 0.4 - 0.1·log2(3), 0.9 - 0.1·log2(4)
@@ -122,13 +169,13 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
     answer = bot.ask("What are the arrangements for the Christmas lunch menu and the price of a school dinner?", school, "parent")
     assert answer.band == "not_covered" and answer.verdict == "not_covered"
     assert answer.citations == []
-    assert answer.confidence is not None and answer.confidence < bot.judge.calibration.answer_threshold
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known defect, issue 16 open: the similarity floor answers this near miss even alone (bare-question cosine 0.46 > 0.40); "
-    "the calibrated confidence (0.35) would abstain, but its bands over-abstain until full-size folds refit them",
+    reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
+    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles', confidence 0.82)",
 )
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]
@@ -186,3 +233,27 @@ def test_with_the_trained_stage_off_answers_carry_no_confidence(index_dir, monke
     assert plain.judge is None
     answer = plain.ask("Can I post sports day videos?", "glais", "parent")
     assert answer.confidence is None and answer.band in {"answer", "not_covered"}
+
+
+def test_the_band_line_names_the_band_and_calls_the_figure_a_confidence():
+    from assistant.web.render import confidence_text
+
+    assert confidence_text("answer", 0.27) == "Answered from the policy · confidence 27%"
+    assert confidence_text("unsure", 0.104) == "Not certain: check these parts of the policy · confidence 10%"
+    assert confidence_text("not_covered", 0.9) == "Not in the school's policies"
+    assert confidence_text("answer", None) == "Answered from the policy"
+
+
+def test_a_safeguarding_message_without_a_clause_shows_no_clause_confidence(bot):
+    from assistant.answering import with_handover
+    from assistant.contacts import NO_CONTACTS
+
+    question = "What are the arrangements for the Christmas lunch menu and the price of a school dinner?"
+    answer = bot.ask(question, "glais", "parent")
+    assert answer.band == "not_covered" and answer.confidence is not None
+    flagged = with_handover(answer, question, NO_CONTACTS, safeguarding=True)
+    assert (flagged.band, flagged.verdict, flagged.confidence, flagged.safeguarding) == ("answer", "info", None, True)
+    from assistant.web.render import answer_html
+
+    assert "Safeguarding: please contact the school now" in answer_html(flagged, "Glais")
+    assert "Answered from the policy" not in answer_html(flagged, "Glais")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,10 @@ class TrainingItem:
         id, school, audience, question, history, kind: as in the bank file;
         verdict: the first (preferred) verdict label;
         gold_ids: clause ids of the school whose text holds a gold quote;
-        ranked_ids: the hybrid retriever's top `MINED_DEPTH` clause ids, best first.
+        ranked_ids: the hybrid retriever's top `MINED_DEPTH` clause ids, best first;
+        outside: the retriever's similarity floor would answer "not covered"
+            (`assistant.assistant.Assistant.outside_policies`), so the bands are calibrated on
+            what the floor lets through.
     """
 
     id: str
@@ -49,23 +53,40 @@ class TrainingItem:
     verdict: str
     gold_ids: frozenset[str]
     ranked_ids: tuple[str, ...]
+    outside: bool = False
 
 
 def training_files() -> list[Path]:
-    """Every file the trained models depend on: the questions and both corpora, sorted."""
+    """Every file the trained models depend on: the questions, and both corpora's policy
+    documents and ``school.toml`` files (a school's own ``questions.jsonl`` bank is no input), sorted."""
     files = sorted(QUESTIONS.glob("*.jsonl"))
     for base in (TRAINING_CORPUS, SEED_CORPUS):
-        files += sorted(p for p in base.rglob("*") if p.is_file())
+        files += sorted(p for p in base.rglob("*") if p.is_file() and p.name != "questions.jsonl")
     return files
 
 
+#: The parts of a ``school.toml`` the training index reads (name and document metadata); its
+#: contacts, example questions, widget origins and comments are no input of the trained models,
+#: so editing them needs no ``make train``.
+_MODEL_INPUT_KEYS = ("name", "documents")
+
+
+def _hashed_bytes(path: Path) -> bytes:
+    """A training file's bytes as `data_hash` reads them: a ``school.toml`` as canonical JSON of
+    its `_MODEL_INPUT_KEYS`, any other file as it is."""
+    if path.name != "school.toml":
+        return path.read_bytes()
+    meta = tomllib.loads(path.read_text(encoding="utf-8"))
+    return json.dumps({k: meta.get(k) for k in _MODEL_INPUT_KEYS}, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
 def data_hash() -> str:
-    """SHA-256 over the relative path and bytes of every `training_files` entry (hex)."""
+    """SHA-256 over the relative path and `_hashed_bytes` of every `training_files` entry (hex)."""
     digest = hashlib.sha256()
     for path in training_files():
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(b"\0")
-        digest.update(path.read_bytes())
+        digest.update(_hashed_bytes(path))
         digest.update(b"\0")
     return digest.hexdigest()
 
@@ -138,7 +159,8 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
     cache_path = WORK / "mine-cache.jsonl"
     cache = {}
     if cache_path.exists():
-        cache = {d["key"]: d["ranked"] for d in map(json.loads, cache_path.read_text(encoding="utf-8").splitlines())}
+        # Entries from before ``outside`` was recorded are mined again.
+        cache = {d["key"]: d for d in map(json.loads, cache_path.read_text(encoding="utf-8").splitlines()) if "outside" in d}
     rows = read_questions()
     if sample:
         rows = rows[::sample]
@@ -152,9 +174,10 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
             key = _mine_key(bot.generation.name, row)
             if key not in cache:
                 found = bot.search(row["question"], row["school"], row["audience"], list(row["history"]), k=MINED_DEPTH)
-                cache[key] = [c.clause_id for c in found]
-                cache_fh.write(json.dumps({"key": key, "ranked": cache[key]}) + "\n")
-            ranked_ids = cache[key]
+                outside = bot.outside_policies(row["question"], row["school"], row["audience"], list(row["history"]))
+                cache[key] = {"ranked": [c.clause_id for c in found], "outside": outside}
+                cache_fh.write(json.dumps({"key": key, **cache[key]}) + "\n")
+            ranked_ids, outside = cache[key]["ranked"], cache[key]["outside"]
             item = TrainingItem(
                 row["id"],
                 row["school"],
@@ -165,6 +188,7 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
                 row["verdict"][0],
                 gold,
                 tuple(ranked_ids),
+                outside,
             )
             items.append(item)
             fh.write(json.dumps({**item.__dict__, "gold_ids": sorted(gold), "history": list(item.history)}) + "\n")

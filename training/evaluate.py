@@ -27,9 +27,11 @@ def _fused(pred: dict, stage: tuple[int, float]) -> np.ndarray:
 
 
 def _top(item: TrainingItem, pred: dict, stage: tuple[int, float]) -> tuple[int, float]:
+    """Position of the reranked first clause among the first ``depth`` retrieved, and its `top_share`."""
+    from assistant.rerank import top_share
+
     scores = _fused(pred, stage)
-    best = int(np.argmax(scores))
-    return best, float(scores[best])
+    return int(np.argmax(scores)), top_share(scores)
 
 
 def _verdict_at(pred: dict, position: int) -> str:
@@ -44,20 +46,31 @@ def _rule_verdict(item: TrainingItem, clause_text: str) -> str:
     return decide_verdict(item.question, sentence, list(item.history))[0]
 
 
+#: Issue 16's operating point: confident precision ≥ 0.95 at coverage ≥ 0.75. When no
+#: calibrated probability reaches the precision on held-out schools, the answer threshold keeps
+#: the coverage instead: the out-of-fold answerable questions the floor lets through are
+#: answered down to this share, the rest are "unsure" (the three likeliest clauses, no verdict).
+MIN_COVERAGE = 0.75
+
+
 def fit_calibration(
     items: list[TrainingItem], predictions: dict[str, dict], texts, stage: tuple[int, float], target: float
 ) -> tuple[dict, dict]:
-    """Isotonic P(top clause answers | its final score) and the two band thresholds, from
+    """Isotonic P(top clause answers | its `top_share`) and the two band thresholds, from
     out-of-fold predictions; ``stage`` is (rerank depth, rank-prior weight).
 
+    The map is fitted on the questions the retriever's similarity floor lets through
+    (``item.outside`` False), as it is applied at serving, where the floor decides "not covered".
+
     * ``answer_threshold``: the lowest probability whose answered set (p ≥ it) keeps the share
-      of right answers (top clause gold and the classifier's verdict right) ≥ ``target``;
-    * ``covered_threshold``: the probability below which answering "not covered" gives the
-      best F1 for not_covered questions.
+      of right answers (top clause gold and the classifier's verdict right) ≥ ``target``; when
+      no set does, the probability that answers `MIN_COVERAGE` of the answerable questions;
+    * ``covered_threshold``: (``band_source = "calibrated"`` only) the probability below which
+      answering "not covered" gives the best F1 for not_covered questions.
 
     Returns:
         ``(calibration, metrics)``: the JSON of `assistant.rerank.Calibration`, and what the
-        choice gives on the out-of-fold predictions.
+        choice gives on the out-of-fold predictions (floor, then bands).
 
     Raises:
         ValueError: no out-of-fold predictions (train with ``--folds``).
@@ -71,21 +84,22 @@ def fit_calibration(
     clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[_top(i, p, stage)[0]] in i.gold_ids for i, p in scored])
     answer_right = clause_right & np.array([_verdict_at(p, _top(i, p, stage)[0]) == i.verdict for i, p in scored])
     not_covered = np.array([not i.gold_ids for i, _ in scored])
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, clause_right.astype(float))
+    inside = np.array([not i.outside for i, _ in scored])
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x[inside], clause_right[inside].astype(float))
     prob = iso.predict(x)
 
-    candidates = sorted(set(np.round(prob, 4)))
-    answer_threshold, rule = 1.0, "none"
+    candidates = sorted(set(np.round(prob[inside], 4)))
+    answerable_inside = np.sort(prob[inside & ~not_covered])[::-1]
+    at_coverage = float(answerable_inside[min(len(answerable_inside) - 1, int(MIN_COVERAGE * (~not_covered).sum()))])
+    answer_threshold, rule = (
+        at_coverage,
+        (f"precision {target} out of reach on held-out schools: the probability answering {MIN_COVERAGE} of answerable questions"),
+    )
     for t in candidates:  # lowest threshold meeting the target
-        chosen = prob >= t
+        chosen = inside & (prob >= t)
         if chosen.any() and answer_right[chosen].mean() >= target:
             answer_threshold, rule = float(t), f"lowest probability keeping answered precision >= {target}"
             break
-    if rule == "none":
-        # No band of held-out answers reaches the target (the verdict is right too rarely): the
-        # confidence then decides abstention only, and answers start at the not-covered threshold
-        # (set below). The README and the issue note report the answered precision as measured.
-        rule = f"precision {target} out of reach on held-out schools: answer at or above the not-covered threshold"
     best_f1, covered_threshold = -1.0, 0.0
     for t in [*candidates, 1.01]:
         abstain = prob < t
@@ -95,29 +109,36 @@ def fit_calibration(
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         if f1 > best_f1:
             best_f1, covered_threshold = f1, float(t)
-    if rule.startswith(f"precision {target} out of reach"):
-        answer_threshold = covered_threshold
     covered_threshold = min(covered_threshold, answer_threshold)
     calibration = {
         "x": [float(v) for v in iso.X_thresholds_],
         "y": [float(v) for v in iso.y_thresholds_],
         "answer_threshold": answer_threshold,
         "covered_threshold": covered_threshold,
-        "fitted_on": f"{len(scored)} out-of-fold training questions (folds grouped by school)",
+        "fitted_on": f"{int(inside.sum())} out-of-fold training questions the similarity floor lets through (folds grouped by school)",
         "answer_threshold_rule": rule,
     }
-    answered = prob >= answer_threshold
+    answered = inside & (prob >= answer_threshold)
+    abstained = ~inside
+    tp = (abstained & not_covered).sum()
+    precision = tp / abstained.sum() if abstained.sum() else 0.0
+    recall = tp / not_covered.sum() if not_covered.sum() else 0.0
     metrics = {
         "questions": len(scored),
         "confident_precision": round(float(answer_right[answered].mean()), 4) if answered.any() else None,
         "coverage": round(float(answered[~not_covered].mean()), 4),
-        "abstain_f1": round(best_f1, 4),
+        "abstain_f1": round(float(2 * precision * recall / (precision + recall)), 4) if precision + recall else 0.0,
     }
     return calibration, metrics
 
 
-def _band(calibration: dict, logit: float) -> tuple[float, str]:
-    p = float(np.interp(logit, calibration["x"], calibration["y"]))
+def _band(calibration: dict, item: TrainingItem, share: float, band_source: str) -> tuple[float, str]:
+    """Calibrated confidence and band of an item, as `assistant.rerank.TrainedJudge.judge` decides them."""
+    p = float(np.interp(share, calibration["x"], calibration["y"]))
+    if band_source == "floor_and_confidence":
+        if item.outside:
+            return p, "not_covered"
+        return p, "answer" if p >= calibration["answer_threshold"] else "unsure"
     if p >= calibration["answer_threshold"]:
         return p, "answer"
     if p >= calibration["covered_threshold"]:
@@ -154,7 +175,14 @@ def _scores(rows: list[dict]) -> dict:
     }
 
 
-def oof_report(items: list[TrainingItem], predictions: dict[str, dict], texts, calibration: dict, stage: tuple[int, float]) -> dict:
+def oof_report(
+    items: list[TrainingItem],
+    predictions: dict[str, dict],
+    texts,
+    calibration: dict,
+    stage: tuple[int, float],
+    band_source: str = "floor_and_confidence",
+) -> dict:
     """Out-of-fold metrics overall and per school (see `_scores` for the names)."""
     rows = []
     for item in items:
@@ -162,10 +190,10 @@ def oof_report(items: list[TrainingItem], predictions: dict[str, dict], texts, c
         if pred is None:
             continue
         depth = stage[0]
-        best, logit = _top(item, pred, stage)
+        best, share = _top(item, pred, stage)
         order = np.argsort(-_fused(pred, stage), kind="stable")
         reranked = [item.ranked_ids[i] for i in order] + list(item.ranked_ids[depth:])
-        _, band = _band(calibration, logit)
+        _, band = _band(calibration, item, share, band_source)
         answerable = bool(item.gold_ids)
         classifier_top = _verdict_at(pred, best) == item.verdict
         predicted = _verdict_at(pred, best) if band == "answer" else ("not_covered" if band == "not_covered" else "unsure")

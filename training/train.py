@@ -61,12 +61,14 @@ LEARNING_RATE = 3e-5
 #: fold models are therefore weaker than the shipped one: the out-of-fold numbers
 #: (docs/eval/loso.txt) are pessimistic, and the calibration fitted on them conservative.
 FOLD_SAMPLE = 0.35
-#: Where the answer bands come from at serving ("calibrated" or "dense_floor", see
-#: `assistant.rerank.TrainedJudge`). Measured: with folds trained on a 35 % sample, the
-#: calibration fitted on them made the fully trained model abstain on ~half the answerable
-#: questions of the project's banks (its scores sit lower than the fold models'), so the
-#: retriever's similarity floor keeps deciding abstention until full-size folds fit the bands.
-BAND_SOURCE = "dense_floor"
+#: Where the answer bands come from at serving (see `assistant.rerank.TrainedJudge`):
+#: "floor_and_confidence": the retriever's similarity floor decides "not covered", the
+#: calibrated confidence answer vs unsure. Measured 2026-11-27: with the confidence deciding
+#: "not covered" too ("calibrated", fitted on the fold models' top scores), the fully trained
+#: model abstained on ~half the answerable questions of the project's banks, as its scores sit
+#: on another scale than the fold models'; `top_share` compares a model's scores with each
+#: other, and the floor does not depend on the trained model at all.
+BAND_SOURCE = "floor_and_confidence"
 #: Lowest share of right answers (top clause gold and verdict right) wanted in the "answer"
 #: band; the answer threshold is the lowest calibrated probability that keeps the out-of-fold
 #: precision above it.
@@ -335,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     stage = choose_stage(items, predictions)
     depth, prior_weight = stage
     calibration, metrics = fit_calibration(items, predictions, texts, stage, TARGET_CONFIDENT_PRECISION)
-    report = oof_report(items, predictions, texts, calibration, stage)
+    report = oof_report(items, predictions, texts, calibration, stage, BAND_SOURCE)
     # The verdict source is chosen on schools the models never saw: the classifier only where
     # it beats the deontic rules on their gold clauses.
     overall = report["overall"]

@@ -6,8 +6,11 @@
 | ``GET /admin/report.json?school=<id>`` | the same as JSON (`GapReport.to_dict`) |
 | ``POST /admin/reload`` | load the index generation ``CURRENT`` points at now (after an ingest) |
 
-The token is sent as ``Authorization: Bearer <token>``, or as the password of HTTP Basic
-authentication (any user name), which is what a browser asks for on the report page. It is
+The token is sent as ``Authorization: Bearer <token>``, or, for the report pages only, as
+the password of HTTP Basic authentication (any user name), which is what a browser asks for
+on the report page. ``POST /admin/reload`` takes the Bearer header only: a browser replays a
+saved Basic password on any request to the site, including a form another site submits
+(cross-site request forgery), but it never adds a Bearer header by itself. The token is
 compared in constant time (`hmac.compare_digest`). With no token configured every admin
 route answers 403 saying how to enable them; a missing or wrong token is a 401.
 """
@@ -21,7 +24,7 @@ import html
 import logging
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr
 
 from assistant.question_log import GapReport, QuestionLog
@@ -39,6 +42,12 @@ def _presented_token(request: Request) -> str | None:
     if scheme.lower() == "bearer":
         return value.strip()
     if scheme.lower() == "basic":
+        if request.method not in ("GET", "HEAD"):
+            raise HTTPException(
+                status_code=401,
+                detail="This admin action takes the token as an `Authorization: Bearer <token>` header, "
+                "not a browser's saved password (which another site could make your browser send).",
+            )
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
@@ -114,8 +123,10 @@ def admin_router(
         return question_log.report(school, limit=max(1, min(limit, 200))), assistant.school_name(school)
 
     @router.get("/report", response_class=HTMLResponse)
-    def report_html(school: str, limit: int = 20) -> HTMLResponse:
-        """The policy-gap report page of ``school``."""
+    def report_html(school: str | None = None, limit: int = 20) -> Response:
+        """The policy-gap report page of ``school``; without one, the school picker (issue 18: `feedback_api`)."""
+        if not school:
+            return RedirectResponse("/admin/school", status_code=303)
         report, name = _report(school, limit)
         return HTMLResponse(report_page(report, name), headers={"Cache-Control": "no-store"})
 

@@ -25,8 +25,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import AUDIENCES, VERDICTS, Assistant, Citation
 from assistant.config import Settings
+from assistant.feedback import FeedbackStore
 from assistant.question_log import QuestionLog
 
+from .feedback_api import record_answer
 from .holder import AssistantHolder
 from .limits import RateLimiter, strip_control
 from .origins import OriginPolicy, refuse_foreign_origin
@@ -102,6 +104,27 @@ class CitationOut(BaseModel):
         )
 
 
+class ContactOut(BaseModel):
+    """One way to reach a person at the school (any field may be null)."""
+
+    role: str = Field(description='Who it is: "School office", "Designated Safeguarding Lead (…)".')
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = Field(default=None, description="An http(s) page, e.g. the school's contact form.")
+    hours: str | None = None
+
+
+class HandoverOut(BaseModel):
+    """Whom to contact when the policies cannot settle a question (issue 18)."""
+
+    reason: Literal["not_covered", "unsure", "safeguarding", "contact_details"]
+    message: str = Field(description="The handover in words; 'Please ask the school office.' when the school lists no contacts.")
+    office: ContactOut | None = None
+    dsl: ContactOut | None = Field(default=None, description="The Designated Safeguarding Lead.")
+    emergency: str | None = Field(default=None, description="The emergency number (999), for a safeguarding question.")
+    contact_details: bool = Field(default=False, description="The question holds an email or phone number: nobody replies to it here.")
+
+
 class AskResponse(BaseModel):
     """The answer: verdict, a short text resting only on the citations, and the citations (best first)."""
 
@@ -119,6 +142,12 @@ class AskResponse(BaseModel):
         default=None,
         description="Calibrated probability (0–1) that the first clause found answers the question; null when the trained stage is off.",
     )
+    handover: HandoverOut | None = Field(
+        default=None,
+        description="Whom to contact (office, Designated Safeguarding Lead) for a not-covered, unsure or safeguarding answer; else null.",
+    )
+    safeguarding: bool = Field(default=False, description="A possible child-protection concern: the text starts with the DSL's contact.")
+    answer_id: str | None = Field(default=None, description="Rate this answer with POST /api/feedback (null when feedback is not stored).")
 
 
 class SearchResponse(BaseModel):
@@ -167,20 +196,37 @@ class Health(BaseModel):
     schools: int
 
 
+#: Longest field name a 422 repeats (a longer unknown key is cut, with "…").
+MAX_FIELD_NAME_CHARS = 64
+#: Most problems a 422 lists (the rest are counted in ``message``).
+MAX_PROBLEMS = 20
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= MAX_FIELD_NAME_CHARS else name[: MAX_FIELD_NAME_CHARS - 1] + "…"
+
+
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 for invalid input: ``detail`` lists each problem with its field; ``message`` sums them up.
 
-    The rejected input is not echoed back.
+    The rejected input is not echoed back, and field names are cut to `MAX_FIELD_NAME_CHARS`
+    (an unknown key is the client's own text: a 200 KB key must not make a 600 KB answer);
+    at most `MAX_PROBLEMS` problems are listed.
     """
     problems = []
-    for error in exc.errors():
-        loc = [str(part) for part in error.get("loc", ())]
+    errors = exc.errors()
+    for error in errors[:MAX_PROBLEMS]:
+        loc = [_short(str(part)) for part in error.get("loc", ())]
         field = ".".join(loc[1:] if loc[:1] in (["body"], ["query"], ["path"]) else loc) or "body"
         if error.get("type") == "json_invalid":
             field = "body"
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field: this endpoint does not take it"
         problems.append({"field": field, "loc": loc, "msg": message, "type": error.get("type", "value_error")})
     summary = "; ".join(f"{p['field']}: {p['msg']}" for p in problems)
+    if len(errors) > MAX_PROBLEMS:
+        summary += f"; and {len(errors) - MAX_PROBLEMS} more problems"
     return JSONResponse(status_code=422, content={"detail": problems, "message": summary})
 
 
@@ -207,7 +253,7 @@ def _reject(exc: ValueError) -> HTTPException:
 def _check_origin(origins: OriginPolicy | None, http: Request, school: str) -> None:
     if origins is None:
         return
-    message = refuse_foreign_origin(origins, http.headers.get("origin"), school, http.headers.get("host"))
+    message = refuse_foreign_origin(origins, http.headers.get("origin"), school, http.headers.get("host"), http.url.scheme)
     if message:
         raise HTTPException(status_code=403, detail=message)
 
@@ -217,6 +263,7 @@ def api_router(
     limiter: RateLimiter | None = None,
     origins: OriginPolicy | None = None,
     question_log: QuestionLog | None = None,
+    feedback: FeedbackStore | None = None,
 ) -> APIRouter:
     """The API routes over the served assistant.
 
@@ -225,6 +272,7 @@ def api_router(
         limiter: per-client rate limits (None: no limit); questions and schools listings count separately.
         origins: which sites may call for which school from a browser (None: no origin check).
         question_log: where answered questions are logged, redacted (None: not logged).
+        feedback: where answers are kept for feedback (issue 18; None: answers carry no ``answer_id``).
     """
     router = APIRouter()
     problems = {
@@ -256,7 +304,15 @@ def api_router(
         if question_log is not None:
             try:
                 top = answer.citations[0].clause_id if answer.citations else None
-                question_log.record(request.school, request.question, answer.verdict, request.audience, top, follow_up=bool(history))
+                question_log.record(
+                    request.school,
+                    request.question,
+                    answer.verdict,
+                    request.audience,
+                    top,
+                    follow_up=bool(history),
+                    safeguarding=answer.safeguarding,
+                )
             except Exception as exc:  # the log must never cost a parent their answer
                 log.error("could not log a question: %s", exc)
         return AskResponse(
@@ -266,6 +322,9 @@ def api_router(
             notes=list(answer.notes),
             band=answer.band,
             confidence=answer.confidence,
+            handover=HandoverOut(**answer.handover.to_dict()) if answer.handover else None,
+            safeguarding=answer.safeguarding,
+            answer_id=record_answer(feedback, request.school, request.audience, request.question, answer, history),
         )
 
     @router.post(
@@ -316,11 +375,13 @@ def api_router(
 
     @router.get("/healthz", response_model=Health, responses={503: {"model": Problem}}, tags=["operations"], summary="Health check")
     def healthz() -> Health | JSONResponse:
-        """200 when the index is loaded and a search over it succeeds; 503 otherwise."""
+        """200 when the index is loaded, a search over it succeeds and every school it serves is
+        still there (`AssistantHolder.check`, issue 17); 503 otherwise."""
         try:
             assistant = holder.get()
             ids = sorted(holder.school_ids(assistant))
             assistant.search("mobile phones", ids[0], k=1)
+            holder.check(assistant)
         except Exception as exc:
             log.error("health check failed: %s", exc)
             return JSONResponse(status_code=503, content={"detail": "the policy index is not answering"})

@@ -5,11 +5,17 @@ blocks (school, document, section, "open in policy" link) — see `render.answer
 The chat keeps the questions asked so far and sends them as ``history``, so "what about
 videos?" is read in the light of the question before it. Changing school starts a new
 chat. ``/?school=<id>&role=<role>`` preselects both (a link a school can give its staff).
+
+Only signed-in staff reach it (`assistant.web.staff_auth`). Each question is cleaned of
+control and format characters (`assistant.redaction.clean_text`) before it is answered or
+logged, and counts against the same per-client rate limit as ``/api/ask``.
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import math
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may phone home; set before gradio loads
@@ -17,9 +23,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing may phone 
 import gradio as gr
 
 from assistant import AUDIENCES
+from assistant.examples import shared_example_book
+from assistant.feedback import FeedbackStore
 from assistant.question_log import QuestionLog
+from assistant.redaction import clean_text
 
+from .chat_feedback import attach_feedback, chat_key
+from .feedback_api import record_answer
 from .holder import AssistantHolder
+from .limits import RateLimiter
 from .render import answer_html, error_html, literal_markdown
 
 log = logging.getLogger(__name__)
@@ -33,15 +45,6 @@ ROLE_LABELS: dict[str, str] = {
     "governor": "Governor",
 }
 
-#: Questions offered as buttons under the chat (they fit any school's ICT / social media policies).
-EXAMPLE_QUESTIONS = (
-    "Can I post photos of pupils on my personal Facebook?",
-    "Can staff add parents as friends on social media?",
-    "Can I use my own phone to take pictures of the children?",
-    "What should I do if I see an inappropriate post about a pupil?",
-    "Can visitors use their mobile phones in school?",
-)
-
 #: After an answer: bring the latest question to the top of the chat, so the verdict is in view
 #: (autoscrolling to the bottom would show the end of the last quoted clause instead).
 SCROLL_TO_LATEST = """() => { setTimeout(() => {
@@ -52,6 +55,20 @@ SCROLL_TO_LATEST = """() => { setTimeout(() => {
   if (log) log.scrollTop += row.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
   row.scrollIntoView({block: 'nearest'});
 }, 60); }"""
+
+#: On page load (issue 18): Gradio labels each message with its raw content ("bot's message: <div class=…"),
+#: which a screen reader would read out as markup; label each with its text instead, now and after every update.
+PLAIN_ARIA_LABELS = """() => {
+  const fix = () => document.querySelectorAll('#pa-chat [aria-label*="<"], #pa-chat [data-pa-who]').forEach(el => {
+    if (!el.dataset.paWho) el.dataset.paWho = el.getAttribute('aria-label').startsWith('user') ? 'Your question' : 'Answer';
+    const text = (el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 300);
+    const label = text ? el.dataset.paWho + ': ' + text : el.dataset.paWho;
+    if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label);  // only on a change: no loop
+  });
+  fix();
+  const chat = document.getElementById('pa-chat');
+  if (chat) new MutationObserver(fix).observe(chat, {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
+}"""
 
 #: System fonts only: Gradio's default theme would fetch web fonts from a third party.
 _SANS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
@@ -66,6 +83,10 @@ def chat_theme() -> gr.themes.Base:
         button_primary_text_color="white",
         button_primary_background_fill_dark="*primary_600",
         button_primary_background_fill_hover_dark="*primary_700",
+        # issue 18: labels ("School", "Asking as", "Your question", "Example questions") at contrast ≥ 4.5:1
+        block_label_text_color="*primary_800",
+        block_title_text_color="*primary_800",
+        block_info_text_color="*neutral_700",
     )
 
 
@@ -73,13 +94,31 @@ def _school_choices(holder: AssistantHolder) -> list[tuple[str, str]]:
     return [(info.name, info.school) for info in holder.get().schools()]
 
 
-def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None) -> gr.Blocks:
+def _examples(holder: AssistantHolder, school_id: str | None) -> list[list[str]]:
+    """The example questions ``school_id`` offers in the chat (its ``school.toml`` ``[[examples]]``,
+    `assistant.examples`), as Gradio dataset samples; none for an unknown school."""
+    schools = holder.get().manifest["schools"]
+    if school_id not in schools:
+        return []
+    return [[q] for q in shared_example_book().examples(schools[school_id], "chat")]
+
+
+def build_chat(
+    holder: AssistantHolder,
+    question_log: QuestionLog | None = None,
+    limiter: RateLimiter | None = None,
+    feedback: FeedbackStore | None = None,
+) -> gr.Blocks:
     """The staff chat as a Gradio `Blocks` (mount it with `gr.mount_gradio_app`; see `server.create_app`).
 
     Args:
         holder: the served assistant; every question goes to ``holder.get()``.
         question_log: where answered questions are written, redacted, as for ``/api/ask``,
             so the policy-gap report covers staff questions too (None: not logged).
+        limiter: the per-client rate limit of ``/api/ask``; each question counts in its
+            ``questions`` bucket, and one over the limit is answered with a message saying when
+            to try again, neither answered nor logged (None: no limit).
+        feedback: where answers are kept for 👍/👎 (issue 18, `chat_feedback`; None: answers cannot be rated).
     """
     choices = _school_choices(holder)
     role_choices = [(ROLE_LABELS.get(a, a.title()), a) for a in AUDIENCES]
@@ -90,6 +129,7 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
             "<p>Ask about your school's policies. Every answer quotes the clause it rests on.</p></header>",
             elem_id="pa-header",
         )
+        school_notice = gr.HTML("", visible=False, elem_id="pa-school-notice")  # issue 18: an unknown ?school=
         with gr.Row(equal_height=True, elem_id="pa-selectors"):
             school = gr.Dropdown(
                 choices=choices, value=choices[0][1] if choices else None, label="School", elem_id="pa-school", min_width=180, scale=2
@@ -104,12 +144,13 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
             min_height=320,
             latex_delimiters=[],
             buttons=[],
-            feedback_options=None,
+            feedback_options=("Like", "Dislike"),  # issue 18: 👍/👎 (chat_feedback)
             sanitize_html=True,
             render_markdown=True,
             layout="bubble",
             placeholder="Ask a question below, or pick an example. Follow-up questions use the conversation so far.",
         )
+        attach_feedback(chatbot, holder, feedback, limiter)  # issue 18: 👍/👎 and the 👎 note and clause panel
         with gr.Row(equal_height=True, elem_id="pa-ask-row"):
             question = gr.Textbox(
                 label="Your question",
@@ -123,20 +164,33 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
                 autofocus=True,
             )
             ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="pa-ask")
+        first_examples = _examples(holder, choices[0][1] if choices else None)
         examples = gr.Examples(
-            examples=[[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions", elem_id="pa-examples"
+            examples=first_examples, inputs=[question], label="Example questions", elem_id="pa-examples", visible=bool(first_examples)
         )
         with gr.Row(elem_id="pa-footer"):
             new_chat = gr.Button("New chat", variant="secondary", size="sm", elem_id="pa-new-chat", scale=0)
-            gr.HTML('<p class="pa-footnote">HTTP API: <a href="/docs" target="_blank" rel="noopener">/docs</a></p>')
+            gr.HTML(
+                '<p class="pa-footnote">HTTP API: <a href="/docs" target="_blank" rel="noopener">/docs</a>'
+                ' · <a href="/staff/sign-out" id="pa-sign-out">Sign out</a></p>'
+            )
         transcript = gr.State([])
         history = gr.State([])
 
-        def respond(text: str, school_id: str, audience: str, messages: list[dict], asked: list[str]):
+        def respond(text: str, school_id: str, audience: str, messages: list[dict], asked: list[str], request: gr.Request):
             """Answer ``text``; returns (cleared textbox, transcript, chat display, questions asked so far)."""
-            if not text or not text.strip():
+            text = clean_text(text or "")
+            if not text.strip():
                 return text, messages, messages, asked
             messages = [*messages, {"role": "user", "content": literal_markdown(text)}]
+            wait = _over_limit(limiter, request)
+            if wait is not None:
+                message = (
+                    f"Too many questions from your connection (limit {limiter.spec.replace('/', ' per ')}). "
+                    f"Please try again in {wait} second{'s' if wait != 1 else ''}."
+                )
+                messages = [*messages, {"role": "assistant", "content": error_html(message)}]
+                return text, messages, messages, asked
             assistant = holder.get()
             try:
                 answer = assistant.ask(text, school_id, audience, asked)
@@ -147,9 +201,12 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
                 if question_log is not None:
                     try:
                         top = answer.citations[0].clause_id if answer.citations else None
-                        question_log.record(school_id, text, answer.verdict, audience, top, follow_up=bool(asked))
+                        question_log.record(
+                            school_id, text, answer.verdict, audience, top, follow_up=bool(asked), safeguarding=answer.safeguarding
+                        )
                     except Exception as exc:  # the log must never cost anyone their answer
                         log.error("could not log a chat question: %s", exc)
+                record_answer(feedback, school_id, audience, text, answer, asked, chat_key(request, len(messages)))  # the reply's index
                 asked = [*asked, text]
             messages = [*messages, {"role": "assistant", "content": reply}]
             return "", messages, messages, asked
@@ -166,7 +223,21 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
             wanted_role = params.get("role")
             school_value = wanted_school if wanted_school in ids else (ids[0] if ids else None)
             role_value = wanted_role if wanted_role in AUDIENCES else "staff"
-            return gr.Dropdown(choices=fresh, value=school_value), gr.Dropdown(value=role_value)
+            offered = _examples(holder, school_value)
+            notice = (
+                unknown_school_notice(wanted_school, dict((v, k) for k, v in fresh).get(school_value)) if wanted_school not in ids else ""
+            )
+            return (
+                gr.Dropdown(choices=fresh, value=school_value),
+                gr.Dropdown(value=role_value),
+                gr.Dataset(samples=offered, visible=bool(offered)),
+                gr.HTML(notice, visible=bool(notice)),
+            )
+
+        def school_examples(school_id: str):
+            """The chosen school's own example questions (each school lists those its policy answers)."""
+            offered = _examples(holder, school_id)
+            return gr.Dataset(samples=offered, visible=bool(offered))
 
         inputs = [question, school, role, transcript, history]
         outputs = [question, transcript, chatbot, history]
@@ -174,6 +245,30 @@ def build_chat(holder: AssistantHolder, question_log: QuestionLog | None = None)
             trigger(respond, inputs, outputs, api_visibility="private").then(None, js=SCROLL_TO_LATEST)
         examples.load_input_event.then(respond, inputs, outputs, api_visibility="private").then(None, js=SCROLL_TO_LATEST)
         school.change(start_over, None, [transcript, history, chatbot], api_visibility="private")
+        school.change(school_examples, school, examples.dataset, api_visibility="private")
         new_chat.click(start_over, None, [transcript, history, chatbot], api_visibility="private")
-        demo.load(preselect, None, [school, role], api_visibility="private")
+        demo.load(preselect, None, [school, role, examples.dataset, school_notice], api_visibility="private")
+        demo.load(None, js=PLAIN_ARIA_LABELS)
+        school.input(lambda: gr.HTML("", visible=False), None, school_notice, api_visibility="private")
     return demo
+
+
+def unknown_school_notice(wanted: str | None, chosen_name: str | None) -> str:
+    """The notice shown when the link's ``?school=`` names no school here (issue 18), as HTML with
+    the id escaped: which id was unknown and which school was chosen instead ("" when none was asked for)."""
+    if not wanted:
+        return ""
+    instead = f"{html.escape(chosen_name)} is selected instead" if chosen_name else "no school is selected"
+    return (
+        f'<p class="pa-school-notice" role="alert">There is no school “{html.escape(wanted[:100])}” here, '
+        f"so {instead}: choose your school below.</p>"
+    )
+
+
+def _over_limit(limiter: RateLimiter | None, request: gr.Request | None) -> int | None:
+    """Count one question of the request's client in the ``questions`` bucket; None if allowed, else whole seconds to wait."""
+    if limiter is None or not limiter.enabled:
+        return None
+    client = getattr(getattr(request, "client", None), "host", None) or "unknown"
+    wait = limiter.hit("questions", client)
+    return None if wait is None else math.ceil(wait)

@@ -10,6 +10,11 @@ retried no sooner than ``RETRY_AFTER`` seconds later; the old one keeps serving.
 With a Chroma server (``CHROMA_HOST``), the generation pointer is read from the server
 instead; while the server is unreachable the check is skipped (and retried later) and
 requests get `IndexUnavailableError`, which the web app turns into a 503.
+
+The holder leases what it serves (`GenerationLease`, refreshed by a background thread), so
+an ingest never deletes a generation this server still answers from, however many ingests
+run before it reloads, or if it never does (``--reload-interval 0``; issue 17). `check`
+tells ``/healthz`` whether everything served is still there, not just one cached school.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.indexing import Generation, current_generation, same_generation
+from assistant.indexing import Generation, GenerationLease, check_generation, current_generation, same_generation
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,8 @@ class AssistantHolder:
         self._loading: threading.Thread | None = None
         self._failed: dict[str, float] = {}  # generation name -> monotonic time it may be retried
         self._school_cache: tuple[Assistant, frozenset[str]] | None = None
+        self.lease = GenerationLease(self.index_dir)
+        self.lease.serve(self._assistant.generation)
 
     @property
     def generation(self) -> Generation:
@@ -102,14 +109,33 @@ class AssistantHolder:
 
     def _load(self, generation: Generation) -> None:
         started = time.perf_counter()
+        self.lease.serve(self._assistant.generation, loading=generation)
         try:
             fresh = self._loader(generation)
         except Exception as exc:  # keep serving the old generation whatever went wrong
             log.error("index generation %s failed to load; still serving %s: %s", generation.name, self._assistant.generation.name, exc)
             self._failed[generation.name] = time.monotonic() + RETRY_AFTER
+            self.lease.serve(self._assistant.generation)
             return
         self._assistant = fresh  # a single reference assignment: requests see old or new, never half
+        self.lease.serve(fresh.generation)  # the old one lingers in the lease for requests still on it
         log.info("now serving index generation %s (loaded in %.1fs)", generation.name, time.perf_counter() - started)
+
+    def check(self, assistant: Assistant | None = None) -> None:
+        """Check that everything ``assistant`` (default: the served one) answers from is still
+        there: its generation's manifest, vector store and every school's clause records, not
+        only the schools already read into memory (for ``/healthz``; cheap: a few stats).
+
+        Raises:
+            IndexCorruptError: a part of the served generation is missing or cut short.
+            IndexUnavailableError: (server mode) the Chroma server cannot be reached.
+        """
+        assistant = assistant or self.get()
+        check_generation(assistant.generation, assistant.manifest)
+
+    def close(self) -> None:
+        """Give up this holder's generation lease (the server is stopping)."""
+        self.lease.release()
 
     def wait_for_reload(self, timeout: float = 30.0) -> bool:
         """Block until a reload in progress finishes; True if none is left running (for tests and scripts)."""

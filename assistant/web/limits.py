@@ -12,12 +12,19 @@
 - `strip_control`: removes control and invisible formatting characters (C0/C1 controls,
   zero-width and bidirectional overrides, lone surrogates) from typed text; tabs and
   line breaks become spaces.
+- `HeaderTimeoutProtocol` (issue 17, slowloris): uvicorn's HTTP protocol, closing a
+  connection that has not sent a complete request head within ``ASSISTANT_HEADER_TIMEOUT``
+  seconds of opening (or of its previous response). uvicorn itself only times out idle
+  keep-alive connections, so half-open connections used to pile up until the server ran out
+  of file descriptors. `app.py` runs uvicorn with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +33,7 @@ from fastapi import HTTPException, Request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 #: Characters removed from questions: C0/C1 controls (but tab, CR, LF become spaces), zero-width
 #: and bidi formatting characters, BOM, and lone surrogates (JSON may carry "\ud800").
@@ -161,3 +169,65 @@ class BodySizeLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+#: Seconds a connection has to send a complete request head (``ASSISTANT_HEADER_TIMEOUT``).
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+
+def header_timeout() -> float:
+    """``ASSISTANT_HEADER_TIMEOUT`` in seconds (default `DEFAULT_HEADER_TIMEOUT`; app.py sets it from `WebSettings`)."""
+    try:
+        value = float(os.environ.get("ASSISTANT_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT))
+    except ValueError:
+        return DEFAULT_HEADER_TIMEOUT
+    return value if value > 0 else DEFAULT_HEADER_TIMEOUT
+
+
+class HeaderTimeoutProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol (httptools or h11, as uvicorn picks) with a request-head timeout.
+
+    A timer starts when the connection opens and again when a response completes; if no
+    new request head has been parsed when it fires, the connection is closed. A request
+    whose head has arrived is not limited by it (its body and response take as long as they
+    take), and a connection upgraded to another protocol is left alone. Pass the class as
+    uvicorn's ``http`` (``uvicorn.run(app, http=HeaderTimeoutProtocol)``).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timeout = header_timeout()
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_cycle: object = None
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_cycle = self.cycle
+        self._head_timer = self.loop.call_later(self._head_timeout, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing() or transport.get_protocol() is not self:
+            return
+        if self.cycle is self._head_cycle:  # no request head parsed since the timer started
+            transport.close()
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        """Start the request-head timer."""
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def on_response_complete(self) -> None:
+        """The previous request is done: the next head has `header_timeout` seconds too."""
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Cancel the timer with the connection."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)

@@ -12,7 +12,12 @@ The rule (README, "Each school only on its own site"):
    lists (for development; a warning is logged at start-up).
 
 The assistant's own origin is always allowed (its example page, and the widget page's own
-calls to ``/api/ask``). The lists are enforced as:
+calls to ``/api/ask``). A page is the assistant's own only when its origin is exactly
+``<scheme>://<Host>`` of the request, with the request's own scheme (after a trusted
+proxy's ``X-Forwarded-Proto``), and that host is one of ``ASSISTANT_ALLOWED_HOSTS`` (by
+default the loopback names): an ``http://`` page is not the ``https://`` assistant, and a
+site whose name merely resolves to the assistant (DNS rebinding) is not the assistant.
+The lists are enforced as:
 
 - ``/widget?school=X``: ``Content-Security-Policy: frame-ancestors 'self' <X's origins>``, so a
   browser refuses to show the widget framed by any other site.
@@ -33,17 +38,24 @@ ingest recorded one); else the school lists none.
 from __future__ import annotations
 
 import logging
-import threading
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from assistant import Assistant
-from assistant.errors import CorpusError
-from assistant.loading import METADATA_FILE, read_widget_origins
+from assistant.loading import read_widget_origins
+from assistant.school_files import SchoolFileReader
 
 from .holder import AssistantHolder
 
 log = logging.getLogger(__name__)
+
+#: The assistant's own host names when ``ASSISTANT_ALLOWED_HOSTS`` is unset (any port).
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def _without_default_port(host: str, scheme: str) -> str:
+    default = {"http": ":80", "https": ":443"}.get(scheme.lower())
+    return host.removesuffix(default) if default else host
+
 
 #: Methods and request headers a browser may use cross-origin.
 ALLOWED_METHODS = "GET, POST"
@@ -59,43 +71,44 @@ class OriginPolicy:
         deployment_origins: ``ASSISTANT_WIDGET_ORIGINS`` (already validated origins, or ``*``).
     """
 
-    def __init__(self, holder: AssistantHolder, deployment_origins: list[str]) -> None:
+    def __init__(self, holder: AssistantHolder, deployment_origins: list[str], own_hosts: list[str] | None = None) -> None:
         self.holder = holder
         self.any_site = "*" in deployment_origins
         self.extra = tuple(o for o in deployment_origins if o != "*")
-        self._cache: dict[Path, tuple[int, tuple[str, ...]]] = {}
-        self._lock = threading.Lock()
+        self.own_hosts = frozenset(h.lower() for h in own_hosts) if own_hosts else LOOPBACK_HOSTS
+        # A malformed list allows no other site until it is fixed ("'none'").
+        self._listed = SchoolFileReader(read_widget_origins, ("'none'",), "the school's widget is allowed on no other site")
+        self._warned: set[str] = set()
+
+    def is_own(self, origin: str, host: str | None, scheme: str | None) -> bool:
+        """Is ``origin`` the assistant's own page: ``<scheme>://<host>`` of this request, ``host`` allowed?
+
+        Args:
+            origin: the request's ``Origin``; host: its ``Host``; scheme: its scheme (``http``/``https``).
+        """
+        if not host or not scheme:
+            return False
+        host = _without_default_port(host.lower(), scheme)
+        if origin.lower().rstrip("/") != f"{scheme.lower()}://{host}":
+            return False
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if host in self.own_hosts or name in self.own_hosts:
+            return True
+        if host not in self._warned and len(self._warned) < 100:
+            self._warned.add(host)
+            log.warning(
+                "a page at %s was not trusted as the assistant's own: %r is not in ASSISTANT_ALLOWED_HOSTS "
+                "(add it if the assistant is reached at that name)",
+                origin[:200],
+                host[:200],
+            )
+        return False
 
     def school_listed(self, assistant: Assistant, school: str) -> tuple[str, ...]:
         """The origins ``school`` lists itself (``school.toml``, else the manifest); ``()`` if none."""
         meta = assistant.manifest["schools"].get(school, {})
-        for path in self._metadata_paths(meta):
-            try:
-                mtime = path.stat().st_mtime_ns
-            except OSError:
-                continue
-            with self._lock:
-                cached = self._cache.get(path)
-            if cached and cached[0] == mtime:
-                return cached[1]
-            try:
-                origins = read_widget_origins(path)
-            except CorpusError as exc:
-                log.error("%s; the school's widget is allowed on no other site until it is fixed", exc)
-                origins = ("'none'",)
-            with self._lock:
-                self._cache[path] = (mtime, origins)
-            return origins
-        return tuple(meta.get("widget_origins", ()))
-
-    @staticmethod
-    def _metadata_paths(meta: dict) -> list[Path]:
-        folders = []
-        for doc in meta.get("documents", {}).values():
-            folder = Path(doc.get("path", "")).parent
-            if folder not in folders:
-                folders.append(folder)
-        return [folder / METADATA_FILE for folder in folders if str(folder) not in ("", ".")]
+        listed = self._listed.value(meta)
+        return tuple(meta.get("widget_origins", ())) if listed is None else listed
 
     def allowed(self, school: str, assistant: Assistant | None = None) -> tuple[str, ...] | None:
         """The origins allowed for ``school`` besides the assistant's own; None means any site."""
@@ -118,12 +131,12 @@ class OriginPolicy:
             out.update(dict.fromkeys(origins))
         return tuple(out)
 
-    def permits(self, origin: str, school: str | None, host: str | None) -> bool:
+    def permits(self, origin: str, school: str | None, host: str | None, scheme: str | None = None) -> bool:
         """May a browser page at ``origin`` use ``school`` (or, when None, some school)?
 
-        ``host`` is the request's ``Host`` header: a page of the assistant itself is always allowed.
+        ``host`` and ``scheme`` are the request's: a page of the assistant itself (`is_own`) is always allowed.
         """
-        if host and urlsplit(origin).netloc == host:
+        if self.is_own(origin, host, scheme):
             return True
         known = school is not None and school in self.holder.school_ids()
         origins = self.allowed(school) if known else self.allowed_for_any()
@@ -173,7 +186,7 @@ class SchoolCors:
             await self.app(scope, receive, send)
             return
         school = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("school") or [None])[0]
-        allowed = self.policy.permits(origin, school, headers.get("host"))
+        allowed = self.policy.permits(origin, school, headers.get("host"), scope.get("scheme", "http"))
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
             await self._preflight(send, origin, allowed, headers)
             return
@@ -218,9 +231,9 @@ class SchoolCors:
         await send({"type": "http.response.body", "body": body})
 
 
-def refuse_foreign_origin(policy: OriginPolicy, origin: str | None, school: str, host: str | None) -> str | None:
+def refuse_foreign_origin(policy: OriginPolicy, origin: str | None, school: str, host: str | None, scheme: str | None = None) -> str | None:
     """The 403 message when a browser page at ``origin`` may not use ``school``'s assistant, else None."""
-    if origin is None or policy.permits(origin, school, host):
+    if origin is None or policy.permits(origin, school, host, scheme):
         return None
     return f"This site ({origin}) is not allowed to ask about {school!r}'s policies."
 

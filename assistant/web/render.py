@@ -11,6 +11,7 @@ import re
 from urllib.parse import quote
 
 from assistant import Answer, Citation
+from assistant.types import Handover
 
 #: Badge text for each verdict (what a reader sees).
 VERDICT_LABELS: dict[str, str] = {
@@ -24,16 +25,27 @@ VERDICT_LABELS: dict[str, str] = {
 
 #: What a reader is told about each confidence band (issue 16), under the badge.
 BAND_NOTES: dict[str, str] = {
-    "answer": "Confident answer",
+    "answer": "Answered from the policy",
     "unsure": "Not certain: check these parts of the policy",
     "not_covered": "Not in the school's policies",
+    # A safeguarding message no clause of the policy answers (`assistant.answering.with_handover`).
+    "safeguarding": "Safeguarding: please contact the school now",
 }
 
 
+def band_key(answer: Answer) -> str:
+    """Which `BAND_NOTES` line an answer gets: its band, or "safeguarding" for a safeguarding
+    message that cites no clause (it is not an answer from the policy)."""
+    return "safeguarding" if answer.safeguarding and not answer.citations else answer.band
+
+
 def confidence_text(band: str, confidence: float | None) -> str:
-    """The band line shown with an answer, e.g. "Confident answer · 93% sure" (no figure when None)."""
+    """The band line shown with an answer, e.g. "Answered from the policy · confidence 93%" (no
+    figure when None). The figure is the probability that the cited clause answers the question,
+    calibrated on schools the model never saw (`assistant.rerank`): an estimate, so it is worded
+    as a confidence rather than "sure"; the answer band starts well below 50 % (see README)."""
     note = BAND_NOTES.get(band, band)
-    return f"{note} · {round(confidence * 100)}% sure" if confidence is not None and band != "not_covered" else note
+    return f"{note} · confidence {round(confidence * 100)}%" if confidence is not None and band != "not_covered" else note
 
 
 # Characters that start markdown constructs; a backslash makes each one literal.
@@ -62,6 +74,16 @@ def literal_markdown(text: str) -> str:
     return "  \n".join(line if line.strip() else "&#8203;" for line in lines)
 
 
+def one_line_html(text: str) -> str:
+    """``text`` escaped for HTML on one line: every run of whitespace (line breaks included) is one space.
+
+    For names and titles from ``school.toml`` or file names: a blank line in one would end the
+    answer's HTML block in the staff chat, and whatever followed would be read as markdown
+    (``![x](https://…)`` would load a remote image in staff browsers).
+    """
+    return html.escape(" ".join(text.split()))
+
+
 def citation_html(citation: Citation, school_name: str) -> str:
     """One cited clause as a quoted block with its provenance and an "open in policy" link."""
     where = [school_name, citation.document_title]
@@ -69,7 +91,7 @@ def citation_html(citation: Citation, school_name: str) -> str:
         where.append(citation.section)
     if citation.page:
         where.append(f"page {citation.page}")
-    provenance = " · ".join(html.escape(part) for part in where)
+    provenance = " · ".join(one_line_html(part) for part in where)
     url = html.escape(citation_url(citation.school, citation.document, citation.clause_id))
     return (
         '<blockquote class="pa-citation">'
@@ -90,13 +112,94 @@ def answer_html(answer: Answer, school_name: str) -> str:
     parts = [
         f'<div class="pa-answer pa-verdict-{html.escape(answer.verdict)} pa-band-{band}">',
         f'<p class="pa-head"><span class="pa-badge pa-badge-{html.escape(answer.verdict)}">{html.escape(label)}</span>'
-        f'<span class="pa-confidence pa-confidence-{band}">{html.escape(confidence_text(answer.band, answer.confidence))}</span></p>',
-        f'<p class="pa-text">{text_html(answer.text)}</p>',
+        f'<span class="pa-confidence pa-confidence-{band}">{html.escape(confidence_text(band_key(answer), answer.confidence))}</span></p>',
     ]
+    shown = answer_text(answer)
+    if shown:
+        parts.append(f'<p class="pa-text">{text_html(shown)}</p>')
+    handover = answer.handover
+    if handover is not None and handover.reason == "safeguarding":
+        parts.insert(1, safeguarding_html(handover))  # first, before the verdict (issue 18)
     parts += [f'<p class="pa-note">{text_html(note)}</p>' for note in answer.notes]
     parts += [citation_html(citation, school_name) for citation in answer.citations]
+    if handover is not None and handover.reason != "safeguarding":
+        parts.append(handover_html(handover))
+    elif handover is not None and handover.contact_details:
+        parts.append(contact_warning_html())
     parts.append("</div>")
     return "".join(parts)
+
+
+# --- handover (issue 18) ----------------------------------------------------------------
+
+#: Told to someone who typed an email address or phone number into their question.
+CONTACT_WARNING = (
+    "You included contact details. Nobody reads or replies to questions asked here, "
+    "so no one will contact you: please get in touch with the school yourself."
+)
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer's text as shown under the verdict: a safeguarding answer's fixed message is
+    shown in its own box (`safeguarding_html`), so it is left out here."""
+    handover = answer.handover
+    if handover is not None and handover.reason == "safeguarding" and answer.text.startswith(handover.message):
+        return answer.text[len(handover.message) :].strip()
+    return answer.text
+
+
+def contact_links_html(contact: dict | None) -> str:
+    """A contact's ``mailto:``, ``tel:`` and web links, then its hours ("" when it has none)."""
+    if not contact:
+        return ""
+    links = []
+    if contact.get("phone"):
+        tel = "tel:" + re.sub(r"[^0-9+]", "", contact["phone"])
+        links.append(f'<a class="pa-contact-tel" href="{html.escape(tel)}">Call {one_line_html(contact["phone"])}</a>')
+    if contact.get("email"):
+        links.append(
+            f'<a class="pa-contact-email" href="mailto:{html.escape(contact["email"])}">Email {one_line_html(contact["email"])}</a>'
+        )
+    if contact.get("url"):
+        links.append(f'<a class="pa-contact-url" href="{html.escape(contact["url"])}" target="_blank" rel="noopener">Contact form</a>')
+    if not links:
+        return ""
+    hours = f' <span class="pa-contact-hours">({one_line_html(contact["hours"])})</span>' if contact.get("hours") else ""
+    return '<span class="pa-contact-links">' + " · ".join(links) + hours + "</span>"
+
+
+def handover_html(handover: Handover) -> str:
+    """The office contact that ends a not-covered or unsure answer (or "Please ask the school office.")."""
+    links = contact_links_html(handover.office)
+    body = f"To talk to someone, contact the school office: {links}" if links else html.escape(handover.message)
+    warning = contact_warning_html() if handover.contact_details else ""
+    return f'<p class="pa-handover">{body}</p>{warning}'
+
+
+def contact_warning_html() -> str:
+    """The notice for a question holding contact details: nobody replies through the assistant."""
+    return f'<p class="pa-contact-warning">{html.escape(CONTACT_WARNING)}</p>'
+
+
+def safeguarding_html(handover: Handover) -> str:
+    """The box that starts a safeguarding answer: the Designated Safeguarding Lead, how to reach
+    them now (``tel:``/``mailto:`` links), and the emergency number."""
+    dsl = handover.dsl or {}
+    role = one_line_html(dsl.get("role") or "Designated Safeguarding Lead")
+    links = contact_links_html(dsl)
+    if links:
+        reach = f"Contact them now: {links}"
+    else:
+        office = contact_links_html(handover.office)
+        reach = f"Contact the school office now and ask for them: {office}" if office else "Contact the school office now and ask for them."
+    emergency = html.escape(handover.emergency or "999")
+    return (
+        '<div class="pa-safeguarding" role="note" aria-label="Safeguarding">'
+        '<p class="pa-safeguarding-head">This may be a safeguarding concern: please don\'t wait.</p>'
+        f"<p>Tell the school's {role}, who is responsible for keeping children safe. {reach}</p>"
+        f'<p class="pa-emergency">If anyone is in immediate danger, call <a class="pa-contact-tel" href="tel:{emergency}">{emergency}</a>.</p>'
+        "</div>"
+    )
 
 
 def error_html(message: str) -> str:

@@ -15,18 +15,30 @@
 | ASSISTANT_LOG_RETENTION_DAYS | | ``90`` | logged questions older than this are deleted |
 | ASSISTANT_ADMIN_TOKEN | | (unset) | bearer token (or HTTP Basic password) for ``/admin/*``; unset turns the admin endpoints off |
 | ASSISTANT_WORKERS | ``--workers`` | ``1`` | uvicorn worker processes sharing the index (each loads the models) |
+| ASSISTANT_STAFF_PASSWORD | | (generated) | the staff chat's sign-in password (12+ characters); unset: a random one kept in ``data/staff-password`` beside the index folder (see `assistant.web.staff_auth`) |
+| ASSISTANT_STAFF_SESSION_HOURS | | ``12`` | how long a staff sign-in lasts |
+| ASSISTANT_LOG_MAX_ROWS | | ``100000`` | rows the question log keeps at most (the oldest go first) |
+| ASSISTANT_LOG_QUESTIONS | | ``checked`` | what of a question the log keeps: ``checked`` (the redacted text unless it may still name someone), ``clause`` (verdict and clause only), ``redacted`` (every redacted text) |
+| ASSISTANT_FORWARDED_ALLOW_IPS | ``--forwarded-allow-ips`` | ``127.0.0.1,::1`` | addresses (or networks, ``172.28.0.0/24``) of the reverse proxy whose ``X-Forwarded-For``/``-Proto`` are believed: the rate limit counts the address it names; give only the proxy's own address (``*`` trusts any sender, which lets a client choose its own address) |
+| ASSISTANT_ALLOWED_HOSTS | ``--allowed-hosts`` | (loopback) | comma-separated host names (``policies.example.org``, optionally ``:port``) the assistant is reached at; a browser page is the assistant's own only at ``<scheme>://<one of these>`` with the request's own scheme. Unset: ``localhost``, ``127.0.0.1`` and ``[::1]`` on any port |
+| ASSISTANT_HEADER_TIMEOUT | | ``10`` | seconds a connection has to send a complete request head (slowloris) before it is closed |
+| ASSISTANT_KEEP_ALIVE_TIMEOUT | | ``5`` | seconds an idle keep-alive connection is kept open |
+| ASSISTANT_LIMIT_CONCURRENCY | | ``1000`` | open connections and requests at once per worker; over it a request is answered 503 |
+| ASSISTANT_SHUTDOWN_TIMEOUT | | ``10`` | seconds a graceful shutdown waits for open requests (a staff chat's event stream) before it closes them |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_HOST = re.compile(r"^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$")
 
 
 class WebSettings(BaseSettings):
@@ -48,6 +60,48 @@ class WebSettings(BaseSettings):
     log_level: str = "info"
     #: Worker processes (scale issue): each loads the models and serves the same index.
     workers: int = Field(default=1, ge=1, le=64)
+    # --- on the open internet (issue 17): proxy trust, own host names, connection limits -----
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1", "::1"]
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_timeout: int = Field(default=5, ge=1, le=300)
+    limit_concurrency: int = Field(default=1000, ge=8)
+    shutdown_timeout: int = Field(default=10, ge=1, le=600)
+
+    @field_validator("forwarded_allow_ips", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """Accept a comma-separated string as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, proxies: list[str]) -> list[str]:
+        """Each entry is an IP address, a network (``10.0.0.0/8``) or ``*``."""
+        for proxy in proxies:
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False) if "/" in proxy else ipaddress.ip_address(proxy)
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network of the reverse proxy (e.g. 172.28.0.10 or 172.28.0.0/24)"
+                ) from None
+        return proxies
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        """Each entry is a host name or address, optionally with ``:port`` (no scheme, no path)."""
+        cleaned = []
+        for host in hosts:
+            host = host.lower().rstrip(".")
+            if not _HOST.match(host):
+                raise ValueError(f"{host!r} is not a host name like policies.example.org (optionally :port; no scheme or path)")
+            cleaned.append(host)
+        return cleaned
 
     @field_validator("widget_origins", mode="before")
     @classmethod
@@ -77,8 +131,26 @@ class WebSettings(BaseSettings):
     rate_limit: str = "30/minute"
     max_body_bytes: int = Field(default=262_144, ge=1024)
     question_log: str | None = None
+    corpus_dir: Path = Path("corpus")  # issue 18: where each school's own question bank (questions.jsonl) is kept
     log_retention_days: float = Field(default=90.0, gt=0)
     admin_token: SecretStr | None = None
+    # --- issue 17: staff sign-in, question log cap and what it keeps ---------------------------
+    staff_password: SecretStr | None = None
+    staff_session_hours: float = Field(default=12.0, gt=0, le=720)
+    log_max_rows: int = Field(default=100_000, ge=1)
+    log_questions: Literal["checked", "clause", "redacted"] = "checked"
+
+    @field_validator("staff_password")
+    @classmethod
+    def _check_staff_password(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty password means none set (a generated one is used); a short one is refused."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < 12:
+            raise ValueError(
+                "ASSISTANT_STAFF_PASSWORD must be at least 12 characters (use e.g. `python -c 'import secrets; print(secrets.token_urlsafe(12))'`)"
+            )
+        return value
 
     @field_validator("rate_limit")
     @classmethod

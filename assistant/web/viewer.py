@@ -87,23 +87,39 @@ def _inline(raw: str) -> str:
 
 
 class _ClauseSpans:
-    """Clause spans of one document, for wrapping line content in clause anchors."""
+    """Clause spans of one document, for wrapping line content in clause anchors.
+
+    Lines are rendered in document order, so the spans are walked once: a pointer into the
+    clauses sorted by start, and the few clauses open at the current line. Rendering a
+    document is linear in its lines and clauses (it used to scan every clause for every line).
+    """
 
     def __init__(self, clauses: list[Clause]) -> None:
         self.clauses = sorted(clauses, key=lambda c: c.start)
         self.anchored: set[str] = set()
+        self._next = 0  # first clause not yet taken into `_open`
+        self._open: list[Clause] = []  # clauses starting before the current line's end, in start order
+        self._orphan_next = 0  # first clause not yet checked by `orphans_before`
+
+    def _overlapping(self, start: int, end: int) -> list[Clause]:
+        """Clauses overlapping ``[start, end)`` (in start order); calls must come in document order."""
+        while self._next < len(self.clauses) and self.clauses[self._next].start < end:
+            self._open.append(self.clauses[self._next])
+            self._next += 1
+        self._open = [c for c in self._open if c.end > start]
+        return self._open
 
     def render(self, text: str, start: int, end: int) -> str:
         """``text[start:end]`` as inline HTML, clause parts wrapped in spans."""
+        overlapping = self._overlapping(start, end)
         cuts = {start, end}
-        for c in self.clauses:
-            if c.start < end and c.end > start:
-                cuts.update(p for p in (c.start, c.end) if start < p < end)
+        for c in overlapping:
+            cuts.update(p for p in (c.start, c.end) if start < p < end)
         points = sorted(cuts)
         out = []
         for a, b in itertools.pairwise(points):
             piece = _inline(text[a:b])
-            clause = next((c for c in self.clauses if c.start <= a < c.end), None)
+            clause = next((c for c in overlapping if c.start <= a < c.end), None)
             if clause is None:
                 out.append(piece)
                 continue
@@ -116,8 +132,10 @@ class _ClauseSpans:
     def orphans_before(self, end: int) -> str:
         """Empty anchors for clauses starting before ``end`` that no rendered text carried."""
         out = []
-        for c in self.clauses:
-            if c.start < end and c.clause_id not in self.anchored:
+        while self._orphan_next < len(self.clauses) and self.clauses[self._orphan_next].start < end:
+            c = self.clauses[self._orphan_next]
+            self._orphan_next += 1
+            if c.clause_id not in self.anchored:
                 self.anchored.add(c.clause_id)
                 cid = html.escape(c.clause_id)
                 out.append(f'<span class="pa-clause pa-anchor" data-clause="{cid}" id="{cid}"></span>')

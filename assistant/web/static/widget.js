@@ -41,6 +41,8 @@
     ".pa-close{border:0;background:transparent;color:#fff;font-size:26px;line-height:1;width:40px;height:40px;border-radius:8px;cursor:pointer}" +
     ".pa-close:hover{background:rgba(255,255,255,.15)}" +
     ".pa-frame{flex:1;width:100%;border:0;display:block}" +
+    ".pa-message h2{margin:0;padding:14px 56px 14px 16px;background:#1d4ed8;color:#fff;font-size:18px}" +
+    ".pa-message p{margin:16px;color:#111827}" +
     "@media (max-width:480px){.pa-panel{bottom:0;" + side + ":0;width:100vw;height:100vh;height:100dvh;border-radius:0}}";
 
   function init() {
@@ -76,8 +78,55 @@
     panel.appendChild(bar);
 
     var frame = null;
+    var message = null;
+    var checking = false;
 
-    function open() {
+    // Issue 18: before framing, ask the assistant whether this site may show the widget, so a person
+    // reads why it is not there instead of the browser's "refused to connect".
+    function say(text) {
+      if (!message) {
+        message = document.createElement("div");
+        message.className = "pa-message";
+        message.setAttribute("role", "alert");
+        var title = document.createElement("h2");
+        title.textContent = label;
+        message.appendChild(title);
+        message.appendChild(document.createElement("p"));
+        panel.appendChild(message);
+      }
+      message.lastChild.textContent = text;
+      message.hidden = false;
+    }
+
+    function check() {
+      if (checking) return;
+      checking = true;
+      fetch(origin + "/api/widget-status?school=" + encodeURIComponent(school), { credentials: "omit" })
+        .then(function (response) {
+          return response.json();
+        })
+        .then(function (answer) {
+          if (answer.enabled) {
+            if (message) message.hidden = true;
+            frameIt();
+          } else if (!answer.known) {
+            say("The policy assistant does not know the school \u201c" + school + "\u201d. Please tell the school office that its widget is not set up.");
+          } else {
+            say(
+              "The policy assistant is not enabled for this website (" + window.location.origin + "). " +
+                "Please contact the school office; the school can add this site to its widget settings."
+            );
+          }
+        })
+        .catch(function () {
+          say("The assistant is not reachable right now \u2014 please try again or contact the school office.");
+        })
+        .finally(function () {
+          checking = false;
+        });
+    }
+
+    function frameIt() {
       if (!frame) {
         frame = document.createElement("iframe");
         frame.className = "pa-frame";
@@ -88,10 +137,18 @@
         });
         panel.appendChild(frame);
       }
-      panel.hidden = false;
-      launcher.setAttribute("aria-expanded", "true");
       frame.focus();
       if (frame.contentWindow) frame.contentWindow.postMessage({ type: "pa-widget-opened" }, origin);
+    }
+
+    function open() {
+      panel.hidden = false;
+      launcher.setAttribute("aria-expanded", "true");
+      if (frame) frameIt();
+      else {
+        close.focus();
+        check();
+      }
     }
 
     function shut() {

@@ -1,0 +1,7 @@
+"""``python -m training.safeguarding``: see `training.safeguarding`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
