@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import CorpusError
-from .school_files import SchoolFileReader
+from .school_files import SchoolFileReader, read_school_toml
 from .types import Handover
 
 log = logging.getLogger(__name__)
@@ -164,10 +163,7 @@ def read_contacts(meta_path: Path) -> SchoolContacts:
     Raises:
         CorpusError: the file cannot be read, is not TOML, or a contact is malformed.
     """
-    try:
-        meta = tomllib.loads(Path(meta_path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
+    meta = read_school_toml(meta_path)
     return contacts_of(meta, meta_path)
 
 

@@ -23,12 +23,11 @@ and re-reads the file when it changes, as `assistant.contacts.ContactBook` reads
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorpusError
-from .school_files import SchoolFileReader
+from .school_files import SchoolFileReader, read_school_toml
 
 #: Where an example is offered: the staff chat or the parent widget.
 SURFACES: tuple[str, ...] = ("chat", "widget")
@@ -104,10 +103,7 @@ def read_examples(meta_path: Path) -> tuple[ExampleQuestion, ...]:
     Raises:
         CorpusError: the file cannot be read or parsed, or its examples are invalid.
     """
-    try:
-        meta = tomllib.loads(Path(meta_path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
+    meta = read_school_toml(meta_path)
     return examples_of(meta, meta_path)
 
 

@@ -1057,18 +1057,22 @@ def _extract_pdf(path: Path, raw: bytes, sha256: str, limits: ExtractLimits = DE
         chain = [exc, exc.__cause__, exc.__context__, *getattr(exc, "args", ())]
         return any(isinstance(e, (PDFPasswordIncorrect, PDFEncryptionError)) for e in chain)
 
+    def unreadable(exc: Exception, what: str) -> CorpusError:
+        """The `CorpusError` for a failure of pdfplumber: password, a limit, or corrupt (``what``)."""
+        if encrypted(exc):
+            return CorpusError(path, _PASSWORD_REASON)
+        over = _over_limit(exc)
+        if over is not None:
+            return CorpusError(path, over.reason)
+        return CorpusError(path, f"is corrupt or truncated: {what} ({type(exc).__name__}: {exc})")
+
     with _bounded_pdf_streams(limits):
         try:
             pdf = pdfplumber.open(io.BytesIO(raw))
         except MemoryError:
             raise
         except Exception as exc:
-            if encrypted(exc):
-                raise CorpusError(path, _PASSWORD_REASON) from exc
-            over = _over_limit(exc)
-            if over is not None:
-                raise CorpusError(path, over.reason) from exc
-            raise CorpusError(path, f"is corrupt or truncated: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+            raise unreadable(exc, "not a readable PDF") from exc
         try:
             try:
                 return _PdfReader(pdf, path, limits).read(sha256)
@@ -1080,12 +1084,7 @@ def _extract_pdf(path: Path, raw: bytes, sha256: str, limits: ExtractLimits = DE
         except (CorpusError, MemoryError):
             raise
         except Exception as exc:
-            if encrypted(exc):
-                raise CorpusError(path, _PASSWORD_REASON) from exc
-            over = _over_limit(exc)
-            if over is not None:
-                raise CorpusError(path, over.reason) from exc
-            raise CorpusError(path, f"is corrupt or truncated: its pages cannot be read ({type(exc).__name__}: {exc})") from exc
+            raise unreadable(exc, "its pages cannot be read") from exc
 
 
 _PDF_STREAMS_LOCK = threading.Lock()

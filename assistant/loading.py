@@ -32,6 +32,7 @@ from .contacts import contacts_of
 from .errors import CorpusError, printable
 from .examples import examples_of
 from .formats import DEFAULT_MAX_BYTES, SUPPORTED_SUFFIXES, extract
+from .school_files import read_school_toml
 from .types import AUDIENCES, PolicyDocument, School
 
 METADATA_FILE = "school.toml"
@@ -271,10 +272,7 @@ def read_widget_origins(meta_path: Path) -> tuple[str, ...]:
     Raises:
         CorpusError: the file cannot be read, is not TOML, or the key is malformed.
     """
-    try:
-        meta = tomllib.loads(Path(meta_path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
+    meta = read_school_toml(meta_path)
     return widget_origins_of(meta, meta_path)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -23,6 +24,18 @@ log = logging.getLogger(__name__)
 #: The file a school folder describes itself in (`assistant.loading.METADATA_FILE`, the same name).
 METADATA_FILE = "school.toml"
 T = TypeVar("T")
+
+
+def read_school_toml(meta_path: Path) -> dict:
+    """The parsed ``school.toml`` at ``meta_path``.
+
+    Raises:
+        CorpusError: the file cannot be read or is not TOML (naming the file).
+    """
+    try:
+        return tomllib.loads(Path(meta_path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
 
 
 def school_toml_paths(school_meta: dict) -> list[Path]:
