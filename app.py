@@ -2,7 +2,7 @@
 
 One server (FastAPI + uvicorn, Gradio mounted) serves the staff chat, the policy viewer,
 the parent widget and the HTTP API. Flags override ``ASSISTANT_*`` environment variables
-(see `assistant.web.settings`). Build the index first with ``python ingest.py``.
+(see `assistant.config`). Build the index first with ``python ingest.py``.
 
 ``--workers N`` runs N uvicorn worker processes on the one port (each builds the app with
 `assistant.web.server.app_factory` and loads the models); with ``CHROMA_HOST``/``CHROMA_PORT``
@@ -20,64 +20,101 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+#: The `assistant.config.Settings` fields that app.py takes as command-line flags. Each flag's
+#: type, default (the environment's value) and help come from the field (`_add_flag`).
+FLAG_FIELDS = (
+    "host",
+    "port",
+    "index_dir",
+    "widget_origins",
+    "reload_interval",
+    "serve_examples",
+    "log_level",
+    "workers",
+    "forwarded_allow_ips",
+    "allowed_hosts",
+)
+#: Flags not spelt ``--<field-name>``: ``--no-examples`` turns ``serve_examples`` off.
+_FLAG_SPELLINGS = {"serve_examples": "--no-examples"}
+
+
+def flag_of(field: str) -> str:
+    """The command-line flag of a settings field: ``"index_dir"`` → ``"--index-dir"`` (``serve_examples`` → ``--no-examples``)."""
+    return _FLAG_SPELLINGS.get(field, "--" + field.replace("_", "-"))
+
+
+def environment_variable(field: str) -> str:
+    """The environment variable of a settings field: ``"index_dir"`` → ``"ASSISTANT_INDEX_DIR"``."""
+    from assistant.config import Settings
+
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else "ASSISTANT_" + field.upper()
+
+
+def _as_text(value) -> str:
+    """A setting's value as an environment variable (and a flag's default) writes it: lists comma-joined, booleans lower-case."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _add_flag(parser: argparse.ArgumentParser, field: str, current) -> None:
+    """Add ``field``'s flag to ``parser``, defaulting to ``current`` (the environment's or the field's default).
+
+    A boolean field becomes a switch that sets the opposite of its default (``--no-examples``);
+    a list field takes a comma-separated string; other fields take their own type (int, float,
+    Path; anything else as a string), so argparse names a malformed number itself.
+    """
+    from assistant.config import Settings
+
+    info = Settings.model_fields[field]
+    description = (info.description or field.replace("_", " ")).replace("%", "%%")
+    where = f"env {environment_variable(field)}"
+    if info.annotation is bool:
+        parser.add_argument(
+            flag_of(field),
+            dest=field,
+            action="store_false" if info.default else "store_true",
+            default=current,
+            help=f"{'do not ' if info.default else ''}{description} ({where}={_as_text(not info.default)})",
+        )
+        return
+    is_list = isinstance(current, list)
+    shown = (_as_text(current) or "none").replace("%", "%%")
+    parser.add_argument(
+        flag_of(field),
+        dest=field,
+        type=info.annotation if info.annotation in (int, float, Path) else str,
+        default=_as_text(current) if is_list else current,
+        help=f"{description} (default: {shown}; {where})",
+    )
+
+
 def parse_args(argv: list[str] | None = None):
-    """Flags → `WebSettings` (unset flags keep the environment's or the default value)."""
+    """Flags → `assistant.config.Settings` (unset flags keep the environment's or the default value).
+
+    Args:
+        argv: the command line without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The settings with the flags applied (the other fields as `assistant.config.get_settings` reads them).
+
+    Raises:
+        SystemExit: a bad flag or value (argparse prints the usage and the flag's problem; status 2).
+    """
     from pydantic import ValidationError
 
-    from assistant.web.settings import WebSettings
+    from assistant.config import Settings, get_settings
 
-    defaults = WebSettings()
+    defaults = get_settings()
     parser = argparse.ArgumentParser(prog="app.py", description="Serve the Policy Assistant staff chat, parent widget and HTTP API.")
-    parser.add_argument("--host", default=defaults.host, help="interface to listen on (default: %(default)s; env ASSISTANT_HOST)")
-    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (default: %(default)s; env ASSISTANT_PORT)")
-    parser.add_argument(
-        "--index-dir", type=Path, default=defaults.index_dir, help="index folder (default: %(default)s; env ASSISTANT_INDEX_DIR)"
-    )
-    parser.add_argument(
-        "--widget-origins",
-        default=",".join(defaults.widget_origins),
-        help="comma-separated sites allowed to embed the widget, or * (default: %(default)s; env ASSISTANT_WIDGET_ORIGINS)",
-    )
-    parser.add_argument(
-        "--reload-interval",
-        type=float,
-        default=defaults.reload_interval,
-        help="seconds between checks for a new ingest, 0 = never (default: %(default)s; env ASSISTANT_RELOAD_INTERVAL)",
-    )
-    parser.add_argument("--no-examples", action="store_true", help="do not serve /examples/school-site.html")
-    parser.add_argument("--log-level", default=defaults.log_level, help="uvicorn log level (default: %(default)s)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=defaults.workers,
-        help="worker processes sharing the index, each with its own models (default: %(default)s; env ASSISTANT_WORKERS)",
-    )
-    parser.add_argument(
-        "--forwarded-allow-ips",
-        default=",".join(defaults.forwarded_allow_ips),
-        help="comma-separated addresses or networks of the reverse proxy whose X-Forwarded-For is believed; "
-        "only the proxy's own (default: %(default)s; env ASSISTANT_FORWARDED_ALLOW_IPS)",
-    )
-    parser.add_argument(
-        "--allowed-hosts",
-        default=",".join(defaults.allowed_hosts),
-        help="comma-separated host names the assistant is reached at, e.g. policies.example.org "
-        "(default: localhost, 127.0.0.1, [::1]; env ASSISTANT_ALLOWED_HOSTS)",
-    )
+    for field in FLAG_FIELDS:
+        _add_flag(parser, field, getattr(defaults, field))
     args = parser.parse_args(argv)
     try:
-        return WebSettings(
-            host=args.host,
-            port=args.port,
-            index_dir=args.index_dir,
-            widget_origins=args.widget_origins,
-            reload_interval=args.reload_interval,
-            serve_examples=defaults.serve_examples and not args.no_examples,
-            log_level=args.log_level,
-            workers=args.workers,
-            forwarded_allow_ips=args.forwarded_allow_ips,
-            allowed_hosts=args.allowed_hosts,
-        )
+        return Settings(**{field: getattr(args, field) for field in FLAG_FIELDS})
     except ValidationError as exc:
         problems = [
             f"--{'-'.join(str(part) for part in e['loc'][:1]).replace('_', '-')}: {e['msg'].removeprefix('Value error, ')}"
@@ -86,12 +123,29 @@ def parse_args(argv: list[str] | None = None):
         parser.error("; ".join(problems))
 
 
+def flag_environment(settings) -> dict[str, str]:
+    """The flags' values as ``ASSISTANT_*`` variables, so that worker processes (and `get_settings`) read the same settings.
+
+    Folders are made absolute (a worker may start elsewhere).
+    """
+    return {
+        environment_variable(field): _as_text(Path(value).resolve() if isinstance(value, Path) else value)
+        for field, value in ((field, getattr(settings, field)) for field in FLAG_FIELDS)
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Load the index, print the URLs, serve until interrupted. Returns the exit code.
 
     A missing, corrupt or unreachable index is one line on stderr and exit status 1.
     """
     settings = parse_args(argv)
+    # One settings object for the process: `get_settings` (read by the assistant, the web
+    # layer and every worker process) now returns what the flags chose.
+    from assistant.config import get_settings
+
+    os.environ.update(flag_environment(settings))
+    get_settings.cache_clear()
 
     import uvicorn
 
@@ -114,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def uvicorn_limits(settings) -> dict:
-    """uvicorn's arguments for a server on the open internet (issue 17): the proxy it trusts,
-    connection limits, the request-head timeout (`HeaderTimeoutProtocol`) and a bounded
-    graceful shutdown (an open staff-chat event stream would otherwise hold it forever).
+    """The uvicorn arguments for a server on the open internet (issue 17).
+
+    They set the proxy it trusts, connection limits, the request-head timeout
+    (`HeaderTimeoutProtocol`) and a bounded graceful shutdown (an open staff-chat event
+    stream would otherwise hold it forever).
 
     Also exports ``ASSISTANT_HEADER_TIMEOUT`` (read by the protocol, in every worker) and
     raises this process's open-file limit to its hard limit.
@@ -168,11 +224,11 @@ WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _serve_workers(settings) -> int:
-    """Run ``settings.workers`` uvicorn worker processes on one port, each building the app
-    with `assistant.web.server.app_factory` from the environment this sets from the flags.
+    """Run ``settings.workers`` uvicorn worker processes on one port.
 
-    The index is checked here first (without loading models), so a missing or corrupt one
-    is one line, not a traceback from every worker.
+    Each builds the app with `assistant.web.server.app_factory` from the environment
+    `main` set from the flags. The index is checked here first (without loading models),
+    so a missing or corrupt one is one line, not a traceback from every worker.
     """
     import uvicorn
 
@@ -188,21 +244,9 @@ def _serve_workers(settings) -> int:
     except (IndexNotFoundError, IndexUnavailableError) as exc:
         print(f"app.py: {exc}", file=sys.stderr)
         return 1
-    # Workers are fresh processes: they read the flags' values from the environment.
-    os.environ.update(
-        {
-            "ASSISTANT_HOST": settings.host,
-            "ASSISTANT_PORT": str(settings.port),
-            "ASSISTANT_INDEX_DIR": str(Path(settings.index_dir).resolve()),
-            "ASSISTANT_WIDGET_ORIGINS": ",".join(settings.widget_origins),
-            "ASSISTANT_RELOAD_INTERVAL": str(settings.reload_interval),
-            "ASSISTANT_SERVE_EXAMPLES": "true" if settings.serve_examples else "false",
-            "ASSISTANT_LOG_LEVEL": settings.log_level,
-            "ASSISTANT_WORKERS": "1",
-            "ASSISTANT_ALLOWED_HOSTS": ",".join(settings.allowed_hosts),
-            "ASSISTANT_FORWARDED_ALLOW_IPS": ",".join(settings.forwarded_allow_ips),
-        }
-    )
+    # Workers are fresh processes: they read the flags' values from the environment (`main`
+    # exported them), each as a single worker.
+    os.environ["ASSISTANT_WORKERS"] = "1"
     # N workers each embedding on every core would oversubscribe them: share the cores out.
     os.environ.setdefault("ASSISTANT_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
     _print_urls(settings, sorted(manifest["schools"]), generation.name)

@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .contacts import NO_CONTACTS, SchoolContacts, handover_for, has_contact_details
-from .retrieval import Candidate, expand_query
+from .retrieval import expand_query, should_abstain
+from .text import content_stems, split_sentences
 from .types import Answer, Citation
+
+if TYPE_CHECKING:
+    from .retrieval import Evidence
 
 # --- question type -------------------------------------------------------------------
 
@@ -32,7 +37,6 @@ _YES_NO_ANYWHERE = re.compile(
     re.IGNORECASE,
 )
 _CHOICE = re.compile(r"\bor\s+(do|does|should|can|will|is|are|am|must)\s+(i|we|you|they|it)\b", re.IGNORECASE)
-_SEGMENT = re.compile(r"(?<=[.!?;])\s+| - | – | — ")
 _OBLIGATION_Q = re.compile(
     r"\b(do|does) (i|we|staff|they|you|parents|pupils) (actually |really |still )?(have|need) to\b|\b(should|must) (i|we|staff)\b|"
     r"\bam i (expected|required|meant|supposed)\b|\bhave to\b|\bneed to\b|\bsupposed to\b",
@@ -42,7 +46,8 @@ _OBLIGATION_Q = re.compile(
 
 def _asked_segment(question: str) -> str:
     """The part of a question that asks ("A mate sent me a meme - can I forward it?" → "can I forward it?")."""
-    segments = [seg.strip() for seg in _SEGMENT.split(question.strip()) if seg.strip()]
+    # A question is typed: its sentences may start in lower case, and a dash can end one.
+    segments = [seg.strip() for seg in split_sentences(question.strip(), at_semicolons=True, typed=True) if seg.strip()]
     asked = [seg for seg in segments if seg.endswith("?")]
     return (asked or segments or [question])[-1]
 
@@ -104,7 +109,6 @@ _OBLIGATION = re.compile(
 )
 #: An obligation worded as keeping something away or private answers "can I …?" with no.
 _RESTRICTIVE = re.compile(r"\b(private|confidential|secure|securely|out of|away from|locked|kept within)\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z(\"'“‘])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +169,14 @@ def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, 
     management data is not accessed in a public place.") is used, since a verdict must
     rest on a rule: the most similar one, else the nearest.
     """
-    sentences = [s for s in _SENTENCE.split(citation_text) if s.strip()]
+    # At semicolons too: a clause often joins several rules with ";" and the verdict rests on one.
+    sentences = [s for s in split_sentences(citation_text, at_semicolons=True) if s.strip()]
     if len(sentences) <= 1:
         return citation_text.strip()
-    q = _stems(expand_query(query))
+    q = content_stems(expand_query(query))
 
     def overlap(s: str) -> float:
-        words = _stems(s)
+        words = content_stems(s)
         return len(words & q) / (1 + 0.02 * len(words))
 
     def similarity(s: str) -> float:
@@ -198,102 +203,6 @@ def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, 
     return text
 
 
-_STEMMER = None
-
-
-def _stems(text: str) -> set[str]:
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    words = re.findall(r"[a-z0-9]{3,}", text.lower())
-    return {_STEMMER.stemWord(w) for w in words if w not in _STOP}
-
-
-_STOP = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "are",
-        "you",
-        "your",
-        "our",
-        "can",
-        "may",
-        "not",
-        "with",
-        "this",
-        "that",
-        "from",
-        "have",
-        "has",
-        "will",
-        "any",
-        "all",
-        "was",
-        "were",
-        "been",
-        "their",
-        "they",
-        "them",
-        "its",
-        "into",
-        "who",
-        "what",
-        "when",
-        "where",
-        "how",
-        "why",
-        "which",
-        "would",
-        "should",
-        "could",
-        "about",
-        "also",
-        "only",
-        "other",
-        "than",
-        "then",
-        "there",
-        "these",
-        "those",
-        "such",
-        "being",
-        "does",
-        "did",
-        "doing",
-        "just",
-        "very",
-        "some",
-        "more",
-        "most",
-        "own",
-        "same",
-        "off",
-        "out",
-        "over",
-        "under",
-        "again",
-        "once",
-        "here",
-        "both",
-        "each",
-        "few",
-        "nor",
-        "too",
-        "can't",
-        "won't",
-        "don't",
-        "school",
-        "use",
-        "used",
-        "using",
-    ]
-)
-
-
 def decide_verdict(question: str, sentence: str, history: list[str] | None = None) -> tuple[str, Modality]:
     """Verdict for a question answered by ``sentence`` (a clause's key sentence with lead-in).
 
@@ -306,20 +215,20 @@ def decide_verdict(question: str, sentence: str, history: list[str] | None = Non
     q = _asked_segment(question).lower()
     asks_obligation = bool(_OBLIGATION_Q.search(q))
     asks_permission = bool(re.search(r"\b(can|could|may|allowed|ok|okay|alright|fine|permitted)\b", q)) and not asks_obligation
-    asked = _stems(expand_query(question))
+    asked = content_stems(expand_query(question))
     if mod.preferred and mod.dispreferred:
         # "complain through school channels rather than posting online": which side is asked?
         # A tie is answered "no": the sentence steers away from one of the two.
-        preferred = len(asked & _stems(expand_query(mod.preferred)))
-        return ("yes" if preferred > len(asked & _stems(expand_query(mod.dispreferred))) else "no"), mod
+        preferred = len(asked & content_stems(expand_query(mod.preferred)))
+        return ("yes" if preferred > len(asked & content_stems(expand_query(mod.dispreferred))) else "no"), mod
     unconditioned = " without " in f" {q} " and mod.condition.lower().startswith("without")
     if mod.condition and not unconditioned:
         return "conditional", mod
     # "Only a soft cloth … is to be used to clean the iPad screen" vs "can I use a baby wipe on
     # my iPad screen?": the words the sentence already shares with the question (iPad, screen)
     # say what is being done; whether the question names the allowed thing decides.
-    own_words = asked - _stems(sentence.replace(mod.only, " "))
-    if mod.only and asks_permission and not (own_words & _stems(mod.only)):
+    own_words = asked - content_stems(sentence.replace(mod.only, " "))
+    if mod.only and asks_permission and not (own_words & content_stems(mod.only)):
         return "no", mod  # only X is allowed, and the question asks about something else
     if mod.prohibition:
         return "no", mod
@@ -332,20 +241,6 @@ def decide_verdict(question: str, sentence: str, history: list[str] | None = Non
             return ("no" if _RESTRICTIVE.search(sentence) else "conditional"), mod
         return "yes", mod
     return "yes", mod
-
-
-# --- abstention ----------------------------------------------------------------------
-
-#: Below this cosine similarity between the query and its best clause (ensemble
-#: embedding, best of the clause's vectors) the policies are taken not to cover the
-#: question. Fit on evals/banks/starter+policy_bank (abstain F1), checked on holdout;
-#: a query-term coverage feature and an out-of-vocabulary feature added nothing (README).
-MIN_DENSE = 0.40
-
-
-def should_abstain(top: Candidate) -> bool:
-    """True when the best clause does not answer the question (the policies don't cover it)."""
-    return top.dense < MIN_DENSE
 
 
 # --- composing -----------------------------------------------------------------------
@@ -387,12 +282,15 @@ def short_title(title: str) -> str:
 
 
 def _statement(sentence: str, lead_in: str) -> str:
-    """The key sentence as the body of "… says <statement>": no quote marks, a lead-in that only
-    introduces a list ("… the following procedures:") dropped, "should: Not disclose" joined as
-    "should not disclose", the first letter lower-cased unless it starts an acronym or "I"."""
+    """The key sentence as the body of "… says <statement>".
+
+    No quote marks, a lead-in that only introduces a list ("… the following procedures:")
+    dropped, "should: Not disclose" joined as "should not disclose", the first letter
+    lower-cased unless it starts an acronym or "I".
+    """
     text = " ".join(sentence.split()).rstrip(" ;,:")
     leads = [" ".join(lead_in.split())]
-    leads.append(_SENTENCE.split(leads[0])[-1])  # the key sentence may hold only the lead-in's last sentence
+    leads.append(split_sentences(leads[0], at_semicolons=True)[-1])  # the key sentence may hold only the lead-in's last sentence
     lead = next((lead for lead in leads if lead and text.startswith(lead)), "")
     if lead.endswith(":"):
         rest = text[len(lead) :].strip()
@@ -424,14 +322,22 @@ def _lower_first(text: str) -> str:
 
 
 def plain_answer(verdict: str, mod: Modality, sentence: str, school_name: str, document_title: str, lead_in: str = "") -> str:
-    """The answer as one plain-English sentence (issue 18): the verdict, then what the school's
-    policy says, unquoted ("No — Glais's Social Media Policy says parents must not …."). The clause
-    itself is quoted once, in the citation (`Answer.citations`), not here.
+    """The answer as one plain-English sentence (issue 18).
+
+    The verdict, then what the school's policy says, unquoted ("No — Glais's Social Media
+    Policy says parents must not …."). The clause itself is quoted once, in the citation
+    (`Answer.citations`), not here.
 
     Args:
-        verdict: yes / no / conditional / info; mod: the key sentence's `modality` (its condition).
-        sentence: the clause's key sentence (`key_sentence`); lead_in: the clause's lead-in.
-        school_name, document_title: whose policy (the title shortened by `short_title`).
+        verdict: yes / no / conditional / info.
+        mod: the key sentence's `modality` (its condition).
+        sentence: the clause's key sentence (`key_sentence`).
+        school_name: whose policy (display name).
+        document_title: the policy's title (shortened by `short_title`).
+        lead_in: the clause's lead-in.
+
+    Returns:
+        the answer text.
     """
     says = f"{school_name}'s {short_title(document_title)} says {_statement(sentence, lead_in)}"
     if verdict == "yes":
@@ -457,39 +363,37 @@ def _review_note(meta: dict, today: dt.date) -> str | None:
 
 
 def compose_answer(
-    question: str,
-    query: str,
-    candidates: list[Candidate],
+    evidence: Evidence,
     school_name: str,
     documents: dict[str, dict],
-    history: list[str] | None = None,
     today: dt.date | None = None,
     sentence_similarity: dict[str, float] | None = None,
-    judgement=None,
     contacts: SchoolContacts | None = None,
     safeguarding: bool = False,
 ) -> Answer:
-    """Turn ranked candidates into an `Answer`, with its handover (see `with_handover`).
+    """The answer stage: turn what retrieval and the trained stage found into an `Answer`.
+
+    The answer is in the band they decided (`Evidence.band`), with its handover (see `with_handover`).
 
     Args:
-        question: as asked; query: the retrieval query (with follow-up context).
-        candidates: ranked clauses of the asker's school (see `retrieval.fuse`).
-        school_name: display name; documents: document id → manifest metadata (dates).
+        evidence: the question, its history and query plan, the school's ranked clauses and
+            the trained stage's `Judgement` (`assistant.retrieval.hybrid.Evidence`).
+        school_name: display name.
+        documents: document id → manifest metadata (dates).
         today: the date review notes are judged against (default: today).
         sentence_similarity: the top clause's sentences → cosine similarity to the query
             (see `key_sentence`); None to choose the key sentence by shared words.
-        judgement: the trained stage's `assistant.rerank.Judgement` for these candidates
-            (its band and confidence decide whether to answer; its verdict is used when
-            the trained models' manifest chose the classifier over the rules), or None to
-            answer from the retriever's ranking and the rules alone.
         contacts: the school's office and Designated Safeguarding Lead (default: none, so
             the handover says "ask the school office").
         safeguarding: the question is a possible child-protection concern
             (`assistant.safeguarding`): the answer starts with the fixed message naming the
             DSL and is never "not covered".
+
+    Returns:
+        the `Answer`, with its handover.
     """
-    answer = _compose(question, query, candidates, school_name, documents, history, today, sentence_similarity, judgement)
-    return with_handover(answer, question, contacts or NO_CONTACTS, safeguarding)
+    answer = _compose(evidence, school_name, documents, today, sentence_similarity)
+    return with_handover(answer, evidence.question, contacts or NO_CONTACTS, safeguarding)
 
 
 def with_handover(answer: Answer, question: str, contacts: SchoolContacts, safeguarding: bool = False) -> Answer:
@@ -518,22 +422,15 @@ def with_handover(answer: Answer, question: str, contacts: SchoolContacts, safeg
 
 
 def _compose(
-    question: str,
-    query: str,
-    candidates: list[Candidate],
+    evidence: Evidence,
     school_name: str,
     documents: dict[str, dict],
-    history: list[str] | None,
     today: dt.date | None,
     sentence_similarity: dict[str, float] | None,
-    judgement,
 ) -> Answer:
+    candidates, judgement = evidence.candidates, evidence.judgement
     confidence = None if judgement is None else round(judgement.confidence, 4)
-    band = (
-        "not_covered"
-        if not candidates
-        else (judgement.band if judgement is not None else ("not_covered" if should_abstain(candidates[0]) else "answer"))
-    )
+    band = evidence.band
     if band == "not_covered":
         return Answer(
             verdict="not_covered",
@@ -556,8 +453,8 @@ def _compose(
         for cand in candidates[1:MAX_CITATIONS]:
             if cand.score >= top.score - SECONDARY_MARGIN and not should_abstain(cand):
                 citations.append(Citation.from_clause(cand.clause, cand.score))
-    sentence = key_sentence(top.clause.display_text, query, sentence_similarity)
-    verdict, mod = decide_verdict(question, sentence, history)
+    sentence = key_sentence(top.clause.display_text, evidence.plan[-1].text, sentence_similarity)
+    verdict, mod = decide_verdict(evidence.question, sentence, evidence.history)
     if judgement is not None and judgement.use_classifier:
         verdict = judgement.verdict
     text = plain_answer(verdict, mod, sentence, school_name, top.clause.document_title, top.clause.lead_in)

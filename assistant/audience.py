@@ -57,8 +57,10 @@ def tag_audiences(text: str, section: str, lead_in: str = "", default: tuple[str
     """Tag one clause with the audiences it addresses.
 
     Args:
-        text: the clause body; lead_in: its lead-in (its subject often sits there);
-        section: the clause's section path; default: the document's default audiences.
+        text: the clause body.
+        section: the clause's section path.
+        lead_in: its lead-in (its subject often sits there).
+        default: the document's default audiences.
 
     Returns:
         a sorted tuple drawn from `CLAUSE_AUDIENCES`; ``("everyone",)`` when nothing

@@ -23,6 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from .text import split_sentences, words
 from .types import Clause, PolicyDocument
 
 SECTION_SEPARATOR = " › "
@@ -44,16 +45,14 @@ _TABLE_RULE = re.compile(r"^[\s|:+-]*-{3,}[\s|:+-]*$")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
 _URL = re.compile(r"<?https?://\S+>?|www\.\S+")
 _TERMINAL = ".!?;:)\"'”’"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'“‘])")
-_WORD = re.compile(r"[A-Za-z]{2,}")
 _ROOT_FAMILIES = frozenset({"appendix", "annex", "schedule", "part"})
 _MODAL = re.compile(r"\b(must|should|will|shall|may|can|cannot|are not|is not|do not|never)\b", re.IGNORECASE)
 
 
 def clean_markup(text: str) -> str:
-    """Strip markdown/HTML emphasis and escapes from a span of policy text.
+    r"""Strip markdown/HTML emphasis and escapes from a span of policy text.
 
-    ``**bold**``, ``*italic*``, ``__x__``, ``<u>x</u>``, ``\\_`` and markdown links
+    ``**bold**``, ``*italic*``, ``__x__``, ``<u>x</u>``, ``\_`` and markdown links
     (``[text](url)`` → ``text``) are reduced to their words; whitespace is collapsed.
     """
     text = _MD_LINK.sub(lambda m: m.group(1) or m.group(2), text)
@@ -74,18 +73,22 @@ def normalise_for_match(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+#: Words a heading may share with the school name or document title and still be a section of its own.
+_TITLE_FILLER = frozenset({"policy", "the", "of", "on", "and", "for", "school"})
+
+
 def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
+    return set(words(text, letters_only=True))
 
 
 def _similar_title(heading: str, names: list[str]) -> bool:
     """True when ``heading`` restates the school name or document title (not a real section)."""
-    words = _words(heading) - {"policy", "the", "of", "on", "and", "for", "school"}
-    if not words:
+    heading_words = _words(heading) - _TITLE_FILLER
+    if not heading_words:
         return True
     for name in names:
-        name_words = _words(name) - {"policy", "the", "of", "on", "and", "for", "school"}
-        if name_words and len(words & name_words) / len(words | name_words) >= 0.85:
+        name_words = _words(name) - _TITLE_FILLER
+        if name_words and len(heading_words & name_words) / len(heading_words | name_words) >= 0.85:
             return True
     return False
 
@@ -152,7 +155,7 @@ def _is_admin_line(text: str) -> bool:
 def _is_link_stub(text: str) -> bool:
     """A line that is only a link or a reference to one (fewer than four words of its own)."""
     without_links = _URL.sub(" ", _MD_LINK.sub(lambda m: m.group(1), text))
-    return len(_WORD.findall(without_links)) < 4 and bool(_URL.search(text) or _MD_LINK.search(text))
+    return len(words(without_links, letters_only=True)) < 4 and bool(_URL.search(text) or _MD_LINK.search(text))
 
 
 def _reads_as_rule(text: str) -> bool:
@@ -239,7 +242,7 @@ class _SectionStack:
 
 
 def _last_sentence(text: str) -> str:
-    parts = _SENTENCE_END.split(text)
+    parts = split_sentences(text)
     return parts[-1].strip() if parts else text
 
 
@@ -360,7 +363,7 @@ def chunk_document(doc: PolicyDocument, school_name: str = "", page_starts: list
 
     def emit(block: _Block, lead_in: str) -> None:
         text = clean_markup(block.text)
-        if not text or _is_link_stub(block.text) or len(_WORD.findall(text)) < (1 if lead_in else 2):
+        if not text or _is_link_stub(block.text) or len(words(text, letters_only=True)) < (1 if lead_in else 2):
             return
         norm = normalise_for_match(f"{lead_in} {text}")
         # Only an exact repeat is merged: a clause one word away from an earlier one ("may not"
@@ -439,11 +442,14 @@ def _toc_key(text: str) -> str | None:
 
 
 def _is_cut_off_copy(text: str, norm: str, seen: set[str]) -> bool:
-    """True for an unfinished fragment (no closing punctuation) whose words all stand, in
-    order, inside an earlier clause: a copy the document breaks off mid-sentence ("The sending
-    of inappropriate text messages between any members of the school community is"), which
-    states no rule of its own. A finished sentence is never dropped this way, however similar.
-    Scans earlier clauses only for such fragments, so the chunker stays linear in practice."""
+    """True for an unfinished fragment (no closing punctuation) found whole in an earlier clause.
+
+    Its words all stand, in order, inside an earlier clause: a copy the document breaks off
+    mid-sentence ("The sending of inappropriate text messages between any members of the
+    school community is"), which states no rule of its own. A finished sentence is never
+    dropped this way, however similar. Scans earlier clauses only for such fragments, so the
+    chunker stays linear in practice.
+    """
     if text.rstrip().endswith(tuple(_TERMINAL)):
         return False
     padded = f" {norm} "

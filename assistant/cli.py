@@ -15,19 +15,18 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Settings
+from .config import get_settings
 from .errors import IndexNotFoundError
-from .types import AUDIENCES, Answer
+from .types import AUDIENCES, VERDICT_LABELS, Answer
 
 if TYPE_CHECKING:
     from .question_log import GapReport
 
-_BADGES = {"yes": "YES", "no": "NO", "conditional": "ONLY IF…", "info": "INFO", "not_covered": "NOT COVERED"}
-
 
 def format_answer(answer: Answer, width: int = 88) -> str:
     """A terminal rendering: verdict badge, the answer, then each citation with provenance."""
-    lines = [f"[{_BADGES[answer.verdict]}] " + textwrap.fill(answer.text, width, subsequent_indent="  ")]
+    badge = VERDICT_LABELS.get(answer.verdict, answer.verdict).upper()
+    lines = [f"[{badge}] " + textwrap.fill(answer.text, width, subsequent_indent="  ")]
     for n, c in enumerate(answer.citations, start=1):
         where = " › ".join(p for p in (c.document_title, c.section) if p)
         page = f", p. {c.page}" if c.page else ""
@@ -58,12 +57,10 @@ def format_report(report: GapReport) -> str:
 
 
 def _report(args) -> int:
-    from .question_log import LogSettings, QuestionLog
+    from .question_log import QuestionLog, resolve_log_path
 
-    settings = LogSettings()
-    if args.index_dir:
-        settings.index_dir = args.index_dir
-    path = Path(args.log) if args.log else settings.path()
+    settings = get_settings()
+    path = Path(args.log) if args.log else resolve_log_path(settings.question_log, args.index_dir or settings.index_dir)
     if path is None:
         print("error: the question log is off (ASSISTANT_QUESTION_LOG=off)", file=sys.stderr)
         return 1
@@ -104,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return _report(args)
 
     try:
-        bot = _load(args.index_dir or Settings().index_dir)
+        bot = _load(args.index_dir or get_settings().index_dir)
     except IndexNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

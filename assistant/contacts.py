@@ -181,9 +181,10 @@ def handover_for(contacts: SchoolContacts, reason: str, question: str = "") -> H
     """The `Handover` for an answer: whom to contact, and the words that say so.
 
     Args:
-        contacts: the school's; reason: ``not_covered``, ``unsure``, ``safeguarding`` or
-            ``contact_details`` (the asker typed an email or phone number); question: as asked
-            (checked for contact details).
+        contacts: the school's.
+        reason: ``not_covered``, ``unsure``, ``safeguarding`` or ``contact_details`` (the asker
+            typed an email or phone number).
+        question: as asked (checked for contact details).
     """
     office, dsl = contacts.office, contacts.dsl
     if reason == "safeguarding":
@@ -219,14 +220,16 @@ def safeguarding_message(contacts: SchoolContacts) -> str:
 
 
 class ContactBook:
-    """Each served school's contacts, read from the ``school.toml`` beside its documents
-    (`assistant.school_files.SchoolFileReader`: re-read when the file changes).
+    """Each served school's contacts, read from the ``school.toml`` beside its documents.
+
+    The file is read by `assistant.school_files.SchoolFileReader`, which re-reads it when it changes.
 
     A file that is missing (an app without the corpus) or malformed (logged) gives the school
     no contacts, so answers fall back to "ask the school office".
     """
 
     def __init__(self) -> None:
+        """Set up the reader of ``school.toml`` files (nothing is read until a school is asked for)."""
         self._reader = SchoolFileReader(read_contacts, NO_CONTACTS, "answers fall back to 'ask the school office'")
 
     def contacts(self, school_meta: dict) -> SchoolContacts:

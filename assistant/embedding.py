@@ -22,7 +22,7 @@ from typing import ClassVar
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .config import Settings, parse_dense_models
+from .config import get_settings, parse_dense_models
 from .models import model_path
 
 #: Sentence-transformers' default batch size, which suits CPU inference here.
@@ -37,9 +37,9 @@ class EnsembleEmbeddings(Embeddings):
 
     Args:
         models: ``[(name, weight), …]`` with names from `assistant.models.MODELS`
-            (default: ``Settings().dense_models``).
+            (default: ``get_settings().dense_models``).
         backend: ``"onnx"`` (ONNX Runtime) or ``"torch"`` (sentence-transformers); default
-            ``Settings().embedding_backend``. Both give the same vectors (cosine ≥ 0.9999).
+            ``get_settings().embedding_backend``. Both give the same vectors (cosine ≥ 0.9999).
 
     Vectors are lists of floats of length `dimension` (the models' sizes summed), unit
     length. Query embeddings are memoised (LRU, 4,096 entries), so chat follow-ups and
@@ -51,7 +51,8 @@ class EnsembleEmbeddings(Embeddings):
     """
 
     def __init__(self, models: list[tuple[str, float]] | None = None, backend: str | None = None) -> None:
-        settings = Settings()
+        """Load the models (see the class docstring for the arguments)."""
+        settings = get_settings()
         self.models = models or parse_dense_models(settings.dense_models)
         self.backend = backend or settings.embedding_backend
         threads = settings.embedding_threads or _BATCH_THREADS
@@ -122,12 +123,15 @@ class EnsembleEmbeddings(Embeddings):
         return vector
 
     def embed_query_light(self, text: str) -> list[float]:
-        """Embed one query with the ensemble's first model only (the lightest by convention:
-        all-MiniLM-L6-v2 in the default ``minilm:0.5,mpnet:1``).
+        """Embed one query with the ensemble's first model only.
 
-        Returns a unit vector of length `dimension` that is zero outside the first model's
-        part, so it searches the same collection as full query vectors; divide a cosine
-        similarity by `light_scale` to get the first model's own similarity.
+        That model is the lightest by convention: all-MiniLM-L6-v2 in the default
+        ``minilm:0.5,mpnet:1``.
+
+        Returns:
+            A unit vector of length `dimension` that is zero outside the first model's part,
+            so it searches the same collection as full query vectors; divide a cosine
+            similarity by `light_scale` to get the first model's own similarity.
         """
         return self._embed_query_light_cached(text).tolist()
 
@@ -180,6 +184,7 @@ class EmbeddingCache:
     _guard: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path, dimension: int) -> None:
+        """Open (or create) the cache file ``path`` (a `Path`) for vectors of ``dimension`` floats."""
         import sqlite3
 
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,7 +238,7 @@ _shared_lock = threading.Lock()
 
 def shared_embeddings(models: list[tuple[str, float]] | None = None) -> EnsembleEmbeddings:
     """One ensemble per configuration per process: loading the models costs seconds and ~600 MB."""
-    settings = Settings()
+    settings = get_settings()
     models = models or parse_dense_models(settings.dense_models)
     key = repr((models, settings.embedding_backend))
     with _shared_lock:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 
 def printable(text: str) -> str:
-    """``text`` with the bytes of a file name that is not UTF-8 written as ``\\xNN``.
+    r"""``text`` with the bytes of a file name that is not UTF-8 written as ``\xNN``.
 
-    On POSIX, ``b"caf\\xe9.txt"`` reaches Python as ``"caf\\udce9.txt"`` (surrogate-escaped),
-    which cannot be printed to a UTF-8 stream, encoded or hashed; this gives ``"caf\\xe9.txt"``.
+    On POSIX, ``b"caf\xe9.txt"`` reaches Python as ``"caf\udce9.txt"`` (surrogate-escaped),
+    which cannot be printed to a UTF-8 stream, encoded or hashed; this gives ``"caf\xe9.txt"``.
     Any other text comes back unchanged.
     """
     try:
@@ -19,15 +19,16 @@ def printable(text: str) -> str:
 
 
 class CorpusError(Exception):
-    """A corpus file or folder that cannot be ingested.
+    r"""A corpus file or folder that cannot be ingested.
 
     Attributes:
         path: the offending file or folder; reason: what is wrong with it, in plain words.
-            Both are `printable`: a name that is not UTF-8 is kept escaped (``caf\\xe9.txt``),
+            Both are `printable`: a name that is not UTF-8 is kept escaped (``caf\xe9.txt``),
             so every report of a bad file can be printed and compared.
     """
 
     def __init__(self, path: Path | str, reason: str) -> None:
+        """Record ``path`` and ``reason`` (both made `printable`); the message is ``"{path}: {reason}"``."""
         self.path = Path(printable(str(path)))
         self.reason = printable(reason)
         super().__init__(f"{self.path}: {self.reason}")
@@ -38,9 +39,19 @@ class IndexNotFoundError(Exception):
 
 
 class IndexCorruptError(IndexNotFoundError):
-    """The index folder (or server) exists but its served generation cannot be read: a
-    pointer naming no finished generation, a truncated manifest or clause file, or a
-    missing vector store. The message names the place and says to rebuild with ingest."""
+    """The index folder (or server) exists but its served generation cannot be read.
+
+    For example: a pointer naming no finished generation, a truncated manifest or clause file,
+    or a missing vector store. The message names the place and says to rebuild with ingest.
+    """
+
+
+class IndexOutdatedError(IndexCorruptError):
+    """The served generation was written by an older ingest (an earlier layout or store format).
+
+    Serving reads only the current format; ``python ingest.py`` upgrades the index by copying
+    its vectors into a new generation (no model runs). The message names the place and the format.
+    """
 
 
 class IndexUnavailableError(RuntimeError):
@@ -58,6 +69,7 @@ class UnknownSchoolError(ValueError):
     """
 
     def __init__(self, school: object, known: list[str]) -> None:
+        """Record ``school`` and ``known``; the message lists the known schools."""
         self.school = school
         self.known = known
         super().__init__(f"unknown school {school!r} (known schools: {', '.join(known)})")

@@ -28,13 +28,14 @@ from pathlib import Path
 
 from .errors import CorpusError
 from .school_files import SchoolFileReader, read_school_toml
+from .types import ANSWER_VERDICTS
 
 #: Where an example is offered: the staff chat or the parent widget.
 SURFACES: tuple[str, ...] = ("chat", "widget")
 #: The asker's role each surface asks as.
 SURFACE_AUDIENCE = {"chat": "staff", "widget": "parent"}
 #: Verdicts an example may expect: an example is a question the policy answers.
-EXAMPLE_VERDICTS: tuple[str, ...] = ("yes", "no", "conditional", "info")
+EXAMPLE_VERDICTS: tuple[str, ...] = ANSWER_VERDICTS
 #: At most this many examples per surface (more do not fit the chat or the widget on a phone).
 MAX_PER_SURFACE = 6
 #: Longest example question, in characters: the staff chat's example buttons (Gradio 6's
@@ -108,13 +109,15 @@ def read_examples(meta_path: Path) -> tuple[ExampleQuestion, ...]:
 
 
 class ExampleBook:
-    """Each served school's example questions, read from the ``school.toml`` beside its documents
-    (`assistant.school_files.SchoolFileReader`: re-read when the file changes).
+    """Each served school's example questions, read from the ``school.toml`` beside its documents.
+
+    The file is read by `assistant.school_files.SchoolFileReader`, which re-reads it when it changes.
 
     A missing file (an app without the corpus) or a malformed one (logged) offers no examples.
     """
 
     def __init__(self) -> None:
+        """Set up the reader of ``school.toml`` files (nothing is read until a school is asked for)."""
         self._reader = SchoolFileReader(read_examples, (), "the school offers no example questions")
 
     def examples(self, school_meta: dict, surface: str) -> tuple[str, ...]:

@@ -110,6 +110,7 @@ class FeedbackStore:
     """
 
     def __init__(self, path: str | Path, question_log: QuestionLog, retention_days: float = DEFAULT_RETENTION_DAYS) -> None:
+        """Open (or create) the database at ``path`` (WAL mode) and purge rows past ``retention_days``; args as on the class."""
         self.path = Path(path)
         self.question_log = question_log
         self.retention_days = retention_days

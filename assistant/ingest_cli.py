@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, get_settings
 from .errors import CorpusError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -69,7 +69,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ingest; returns the process exit code (see the module docstring)."""
-    settings = Settings()
+    settings = get_settings()
     parser = _parser(settings)
     args = parser.parse_args(argv)
     if args.list:
@@ -163,10 +163,10 @@ def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[],
 
 def _check_school_banks(args, schools: list[str]) -> None:
     """Issue 18: rerun the own question bank of each changed school that has been run before; say if its score fell."""
-    from .question_log import LogSettings
+    from .question_log import resolve_log_path
     from .school_bank import bank_path, compare_after_ingest, past_runs
 
-    log_path = LogSettings(index_dir=args.index_dir).path()
+    log_path = resolve_log_path(get_settings().question_log, args.index_dir)
     if log_path is None:
         return
     schools = [s for s in schools if bank_path(args.corpus_dir, s).exists() and past_runs(log_path.parent, s)]

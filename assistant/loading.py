@@ -1,4 +1,4 @@
-"""Corpus loading: discover schools (one folder each) and read their policy documents.
+r"""Corpus loading: discover schools (one folder each) and read their policy documents.
 
 Layout::
 
@@ -17,7 +17,7 @@ agreed by governors in November 2015", a document title property or title headin
 
 Only what is really inside the corpus folder is read: a symbolic link (a school folder,
 its ``school.toml`` or a document) is a bad file, whatever it points at, and so is a file
-name that is not UTF-8 (reported escaped, ``caf\\xe9.txt``).
+name that is not UTF-8 (reported escaped, ``caf\xe9.txt``).
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ def read_text_file(path: Path) -> tuple[str, str]:
 
 def max_file_bytes() -> int:
     """The configured per-file size limit in bytes (``ASSISTANT_MAX_FILE_MB``, default 20 MB)."""
-    from .config import Settings
+    from .config import get_settings
 
     try:
-        return int(Settings().max_file_mb * 1024 * 1024)
+        return int(get_settings().max_file_mb * 1024 * 1024)
     except Exception:  # a malformed setting must not stop ingest silently: use the default
         return DEFAULT_MAX_BYTES
 
@@ -352,7 +352,8 @@ def scan_school(folder: Path, max_bytes: int | None = None, root: Path | None = 
     """Read one school folder, collecting problems instead of raising them.
 
     Args:
-        folder: ``corpus/<school-id>``; max_bytes: per-file size limit (default: settings);
+        folder: ``corpus/<school-id>``.
+        max_bytes: per-file size limit in bytes (default: `max_file_bytes`, from the settings).
         root: the corpus folder, which nothing read may lie outside (default: ``folder``'s parent).
 
     A symbolic link (the folder itself, its ``school.toml`` or a document) and a document

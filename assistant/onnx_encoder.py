@@ -113,10 +113,11 @@ def export_onnx(model_dir: str | Path, target: Path) -> Path:
 
 
 def _fast_tokenizer(model_dir: Path, max_length: int):
-    """The model's ``tokenizer.json`` through the ``tokenizers`` library, truncating to
-    ``max_length`` tokens and padding to the longest text of a batch, as sentence-transformers
-    does. (Not transformers' AutoTokenizer: importing transformers imports torch, which would
-    add ~2.6 s and hundreds of MB to every server start.)
+    """The model's ``tokenizer.json`` through the ``tokenizers`` library, as sentence-transformers tokenizes.
+
+    It truncates to ``max_length`` tokens and pads to the longest text of a batch, as
+    sentence-transformers does. (Not transformers' AutoTokenizer: importing transformers imports
+    torch, which would add ~2.6 s and hundreds of MB to every server start.)
 
     Raises:
         EncoderExportError: the folder has no ``tokenizer.json`` or no pad token.
@@ -150,6 +151,11 @@ class OnnxSentenceEncoder:
     """
 
     def __init__(self, model_dir: str | Path, onnx_file: Path, threads: int) -> None:
+        """Load the tokenizer and open an ONNX Runtime CPU session on ``onnx_file``.
+
+        Raises:
+            EncoderExportError: unsupported pooling, or no ``tokenizer.json`` or pad token.
+        """
         import onnxruntime as ort
 
         model_dir = Path(model_dir)

@@ -33,19 +33,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
+from .config import Settings
 from .redaction import might_name_someone, redact
 
-#: Days a logged question is kept (``ASSISTANT_LOG_RETENTION_DAYS``).
-DEFAULT_RETENTION_DAYS = 90.0
+#: Days a logged question is kept (the default of ``ASSISTANT_LOG_RETENTION_DAYS``, 90).
+DEFAULT_RETENTION_DAYS: float = Settings.model_fields["log_retention_days"].default
 #: Seconds between retention sweeps while writing.
 PURGE_EVERY = 3600.0
-#: Rows kept at most (``ASSISTANT_LOG_MAX_ROWS``); the oldest go first.
-DEFAULT_MAX_ROWS = 100_000
+#: Rows kept at most (the default of ``ASSISTANT_LOG_MAX_ROWS``, 100,000); the oldest go first.
+DEFAULT_MAX_ROWS: int = Settings.model_fields["log_max_rows"].default
 #: What of a question is stored: ``checked`` (default), ``clause`` or ``redacted`` (see the module docstring).
 STORE_MODES = ("checked", "clause", "redacted")
 #: The text stored in place of a question that is not kept.
@@ -70,33 +67,21 @@ CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 
 
 def resolve_log_path(configured: str | None, index_dir: str | Path) -> Path | None:
-    """Where the question log lives: ``configured`` (``ASSISTANT_QUESTION_LOG``), ``off`` → None,
-    unset → ``<index_dir>/../data/questions.sqlite3`` (beside the index folder, never inside a
-    generation, which ingest replaces)."""
+    """Where the question log lives.
+
+    Args:
+        configured: ``ASSISTANT_QUESTION_LOG``: a file, ``off``, or None/empty for the default.
+        index_dir: the index folder.
+
+    Returns:
+        The ``configured`` file; None for ``off``; unset: ``<index_dir>/../data/questions.sqlite3``
+        (beside the index folder, never inside a generation, which ingest replaces).
+    """
     if configured is None or not configured.strip():
         return Path(index_dir).resolve().parent / "data" / "questions.sqlite3"
     if configured.strip().lower() == "off":
         return None
     return Path(configured.strip())
-
-
-class LogSettings(BaseSettings):
-    """The question log's settings from the environment (``ASSISTANT_QUESTION_LOG``,
-    ``ASSISTANT_LOG_RETENTION_DAYS``, ``ASSISTANT_LOG_MAX_ROWS``, ``ASSISTANT_LOG_QUESTIONS``,
-    ``ASSISTANT_INDEX_DIR``), for the CLI; the web server reads
-    the same variables through `assistant.web.settings.WebSettings`."""
-
-    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
-
-    question_log: str | None = None
-    log_retention_days: float = Field(default=DEFAULT_RETENTION_DAYS, gt=0)
-    log_max_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=1)
-    log_questions: Literal["checked", "clause", "redacted"] = "checked"
-    index_dir: Path = Path("index")
-
-    def path(self) -> Path | None:
-        """See `resolve_log_path`."""
-        return resolve_log_path(self.question_log, self.index_dir)
 
 
 def normalise_question(question: str) -> str:
@@ -162,6 +147,7 @@ class QuestionLog:
         max_rows: int = DEFAULT_MAX_ROWS,
         store: str = "checked",
     ) -> None:
+        """Open (or create) the log at ``path`` and purge rows past retention (see the class docstring)."""
         if retention_days <= 0:
             raise ValueError("retention_days must be positive")
         if max_rows < 1:
@@ -202,6 +188,12 @@ class QuestionLog:
         """Redact ``question`` and store it (or only its verdict and clause: see ``store``); committed (durable) when this returns.
 
         Args:
+            school: the school id.
+            question: the question as asked (redacted here before it is stored).
+            verdict: the answer's verdict (``not_covered`` marks a policy gap).
+            audience: who asked (``staff``, ``parent``, …), if known.
+            clause_id: the best citation's clause id, if any.
+            follow_up: the question followed earlier ones in a conversation.
             asked_at: Unix time (default: now); tests pass old times to check retention.
             safeguarding: flag the row for the Designated Safeguarding Lead (issue 18).
         """

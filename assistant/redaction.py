@@ -1,5 +1,7 @@
-"""Redact personal data from a question before it is stored: emails, phone numbers, UK postcodes,
-dates, street addresses, NHS numbers, health conditions and (some) names.
+"""Redact personal data from a question before it is stored.
+
+The data: emails, phone numbers, UK postcodes, dates, street addresses, NHS numbers, health
+conditions and (some) names.
 
 Parents type things like "my son Tom Jones (tom@example.com, 07911 123456, SW1A 1AA) lost
 his phone — who do I tell?". Before such a question is written to the question log,
@@ -347,18 +349,21 @@ _SPACES = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def strip_invisible(text: str) -> str:
-    """``text`` without control, format, surrogate, private-use or unassigned characters.
+    r"""``text`` without control, format, surrogate, private-use or unassigned characters.
 
-    Tabs and line breaks become spaces; everything else of those categories (``\\x00``,
-    ``\\u200b`` zero-width space, ``\\u202e`` right-to-left override, ``\\ufeff``, a lone
-    surrogate such as ``\\ud800``) is dropped.
+    Tabs and line breaks become spaces; everything else of those categories (``\x00``,
+    ``\u200b`` zero-width space, ``\u202e`` right-to-left override, ``\ufeff``, a lone
+    surrogate such as ``\ud800``) is dropped.
     """
     return "".join(" " if ch in _SPACES else ch for ch in text if ch in _SPACES or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
 
 
 def clean_text(text: str) -> str:
-    """What is checked and stored of a typed question: NFKC-normalised (full-width ``０７９１１`` → ``07911``),
-    then `strip_invisible`. A lone surrogate (which NFKC cannot encode) is dropped first."""
+    """What is checked and stored of a typed question.
+
+    NFKC-normalised (full-width ``０７９１１`` → ``07911``), then `strip_invisible`. A lone
+    surrogate (which NFKC cannot encode) is dropped first.
+    """
     text = "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
     return strip_invisible(unicodedata.normalize("NFKC", text))
 
@@ -419,6 +424,9 @@ def _vocabulary() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(words), frozenset(names - everyday - EVERYDAY_PROPER_WORDS)
 
 
+#: A word as a name is written, not `assistant.text.words`: capitals, any script's letters and an
+#: inner apostrophe of either kind are kept ("O’Neill", "Zoë"), since case and spelling decide
+#: whether a word is taken for a name.
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 _SAINT = re.compile(r"\b(?:St|Saint)\.?\s+$")
@@ -474,8 +482,10 @@ def _get_scrubber() -> scrubadub.Scrubber:
 
 
 def redact(text: str) -> str:
-    """``text`` with personal data replaced by placeholders (``{{EMAIL}}``, ``{{PHONE}}``, ``{{POSTALCODE}}``,
-    ``{{DATE}}``, ``{{ADDRESS}}``, ``{{NHS_NUMBER}}``, ``{{HEALTH}}``, ``{{NAME}}``, …).
+    """``text`` with personal data replaced by placeholders.
+
+    The placeholders: ``{{EMAIL}}``, ``{{PHONE}}``, ``{{POSTALCODE}}``, ``{{DATE}}``,
+    ``{{ADDRESS}}``, ``{{NHS_NUMBER}}``, ``{{HEALTH}}``, ``{{NAME}}``, …
 
     The text is first passed through `clean_text` (NFKC, no control or format characters), so
     a zero-width space cannot split an email or a phone number. Thread-safe; about 1 ms for a

@@ -1,5 +1,6 @@
-"""Trained stage after retrieval: a domain-tuned reranker, a verdict classifier and a
-calibrated confidence with three answer bands (issue 16).
+"""Trained stage after retrieval: a domain-tuned reranker, a verdict classifier and a calibrated confidence.
+
+The confidence picks one of three answer bands (issue 16).
 
 The hybrid retriever (`assistant.retrieval`) ranks every clause of the asker's school. This
 stage rereads the question and the first `RERANK_DEPTH` clauses with all-MiniLM-L6-v2
@@ -24,36 +25,41 @@ deontic rules' (whichever was right more often on held-out schools).
 The encoder is committed as ONNX under ``assistant/trained/encoder/`` with ``verdict.json``,
 ``calibration.json`` and ``manifest.json`` (training-data hash, base model, seed, settings,
 out-of-fold metrics). It runs on ONNX Runtime through `assistant.onnx_encoder`, so serving
-never imports torch. Clause vectors are computed on a clause's first rereading and kept.
+never imports torch. Ingest stores every clause's vector with the index
+(`assistant.trained_vectors`); a clause without a stored vector that fits is encoded on its
+first rereading and kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .retrieval import Candidate, is_follow_up
-from .types import Clause
+from .retrieval.fusion import Candidate
+from .retrieval.query import is_follow_up
+from .types import ANSWER_VERDICTS, Clause
 
 #: Where the trained models live (``ASSISTANT_TRAINED_DIR`` overrides, e.g. for a fold's models).
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 #: Answer bands, most to least certain.
 BANDS: tuple[str, ...] = ("answer", "unsure", "not_covered")
 #: Verdict classes of the verdict classifier, in its output order.
-VERDICT_CLASSES: tuple[str, ...] = ("yes", "no", "conditional", "info")
+VERDICT_CLASSES: tuple[str, ...] = ANSWER_VERDICTS
 #: Section headings kept in front of a clause (the last two, as the dense index embeds it).
 _SECTION_SEPARATOR = " › "
 
 
 def rank_prior(ranks: np.ndarray) -> np.ndarray:
-    """The retriever's vote in the final score: ``-log2(1 + rank)`` for 0-based retrieval ranks
-    (0 for its first clause, -1 for its second, -1.58 for its third …), the discount of DCG
-    (Järvelin & Kekäläinen, "Cumulated gain-based evaluation of IR techniques", TOIS 2002)."""
+    """The retriever's vote in the final score: ``-log2(1 + rank)`` for 0-based retrieval ranks.
+
+    That is 0 for its first clause, -1 for its second, -1.58 for its third …: the discount of DCG
+    (Järvelin & Kekäläinen, "Cumulated gain-based evaluation of IR techniques", TOIS 2002).
+    """
     return -np.log2(1.0 + np.asarray(ranks, dtype=np.float64))
 
 
@@ -77,9 +83,12 @@ def top_share(scores: np.ndarray, scale: float = SHARE_SCALE) -> float:
 
 
 def fused_relevance(logits: np.ndarray, prior_weight: float) -> np.ndarray:
-    """Final scores of clauses in retrieval order: the fine-tuned encoder's cosines plus
-    ``prior_weight`` times `rank_prior` (the weight is chosen on held-out schools by
-    ``make train``; 0 ranks by the encoder alone)."""
+    """Final scores of clauses in retrieval order: the encoder's cosines plus ``prior_weight`` × `rank_prior`.
+
+    The scores are the fine-tuned encoder's cosines (``logits``) plus ``prior_weight`` times
+    `rank_prior` (the weight is chosen on held-out schools by ``make train``; 0 ranks by the
+    encoder alone).
+    """
     return np.asarray(logits, dtype=np.float64) + prior_weight * rank_prior(np.arange(len(logits)))
 
 
@@ -89,7 +98,9 @@ class TrainedModelError(RuntimeError):
 
 def trained_dir() -> Path:
     """The folder of the trained models: ``ASSISTANT_TRAINED_DIR`` or the packaged ``assistant/trained``."""
-    return Path(os.environ.get("ASSISTANT_TRAINED_DIR") or TRAINED_DIR)
+    from .config import get_settings
+
+    return get_settings().trained_dir or TRAINED_DIR
 
 
 def pair_query(question: str, history: list[str] | None, audience: str | None) -> str:
@@ -115,8 +126,9 @@ def pair_passage(clause: Clause) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Isotonic map from the reranker's `top_share` to P(the top clause answers the question),
-    and the two band thresholds on that probability.
+    """Isotonic map from the reranker's `top_share` to P(the top clause answers the question), and band thresholds.
+
+    It holds the two band thresholds on that probability.
 
     Fitted by ``training/train.py`` on out-of-fold predictions (folds grouped by school),
     stored in ``calibration.json``; applied by linear interpolation between the isotonic
@@ -198,6 +210,7 @@ class TrainedJudge:
     MAX_CACHED_CLAUSES = 50_000
 
     def __init__(self, folder: Path | None = None, threads: int = 1, calibrated: bool = True) -> None:
+        """Load the encoder, verdict classifier, calibration and training settings from ``folder``; args as on the class."""
         from .onnx_encoder import EncoderExportError, OnnxSentenceEncoder
 
         folder = folder or trained_dir()
@@ -233,12 +246,38 @@ class TrainedJudge:
             raise TrainedModelError(f"{folder / 'manifest.json'}: unknown band_source {self.band_source!r}; rebuild with `make train`")
         self._clause_vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+        self._encoder_id: str | None = None
 
-    def _vectors(self, clauses: list[Clause]) -> np.ndarray:
-        """Unit vectors of the clauses' pair passages, shape ``(len(clauses), dimension)``;
-        those not kept yet are encoded in one batch and kept."""
+    @property
+    def encoder_id(self) -> str:
+        """Identity of the encoder's weights: ``"sha256:"`` and the first 32 hex digits of a SHA-256.
+
+        The digest is of ``encoder/model.onnx`` (hashed once, ~0.3 s for its 90 MB). Stored clause
+        vectors are used only when made by the same weights.
+        """
+        if self._encoder_id is None:
+            digest = hashlib.sha256()
+            with (self.folder / "encoder" / "model.onnx").open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            self._encoder_id = f"sha256:{digest.hexdigest()[:32]}"
+        return self._encoder_id
+
+    def _vectors(self, clauses: list[Clause], stored: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Unit vectors of the clauses' pair passages, shape ``(len(clauses), dimension)``.
+
+        Taken from ``stored`` (the index's, by clause id) where it has them, else kept from an
+        earlier call, else encoded in one batch and kept.
+        """
+        found = {c.clause_id: stored[c.clause_id] for c in clauses if stored and c.clause_id in stored}
         with self._lock:
-            found = {c.clause_id: self._clause_vectors[c.clause_id] for c in clauses if c.clause_id in self._clause_vectors}
+            found.update(
+                {
+                    c.clause_id: self._clause_vectors[c.clause_id]
+                    for c in clauses
+                    if c.clause_id not in found and c.clause_id in self._clause_vectors
+                }
+            )
         missing = list({c.clause_id: c for c in clauses if c.clause_id not in found}.values())
         if missing:
             fresh = dict(zip((c.clause_id for c in missing), self.encoder.encode([pair_passage(c) for c in missing]), strict=True))
@@ -258,12 +297,17 @@ class TrainedJudge:
         return features @ self._coef.T + self._intercept
 
     def _scored(
-        self, question: str, history: list[str] | None, audience: str | None, candidates: list[Candidate]
+        self,
+        question: str,
+        history: list[str] | None,
+        audience: str | None,
+        candidates: list[Candidate],
+        stored: dict[str, np.ndarray] | None = None,
     ) -> tuple[list[Candidate], np.ndarray, np.ndarray, float]:
         """Reranked candidates, the question's vector, the new first clause's vector and its `top_share`."""
         query = self.encoder.encode([pair_query(question, history, audience)])[0]
         head = candidates[: self.depth]
-        vectors = self._vectors([c.clause for c in head])
+        vectors = self._vectors([c.clause for c in head], stored)
         scores = fused_relevance(vectors @ query, self.prior_weight)
         order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
         reranked = [Candidate(head[i].clause, float(scores[i]), head[i].dense, head[i].lexical) for i in order]
@@ -273,10 +317,20 @@ class TrainedJudge:
         rest = [Candidate(c.clause, floor - 0.001 * n, c.dense, c.lexical) for n, c in enumerate(candidates[self.depth :], start=1)]
         return reranked + rest, query, vectors[order[0]], top_share(scores)
 
-    def rerank(self, question: str, history: list[str] | None, audience: str | None, candidates: list[Candidate]) -> list[Candidate]:
-        """The candidates with the first `depth` reordered (their ``score`` becomes their
-        `fused_relevance`), the rest after them in retrieval order."""
-        return self._scored(question, history, audience, candidates)[0] if candidates else []
+    def rerank(
+        self,
+        question: str,
+        history: list[str] | None,
+        audience: str | None,
+        candidates: list[Candidate],
+        stored: dict[str, np.ndarray] | None = None,
+    ) -> list[Candidate]:
+        """The candidates with the first `depth` reordered, the rest after them in retrieval order.
+
+        The reordered candidates' ``score`` becomes their `fused_relevance`. ``stored``: clause
+        vectors by clause id that the index holds (`assistant.trained_vectors`); others are encoded.
+        """
+        return self._scored(question, history, audience, candidates, stored)[0] if candidates else []
 
     def judge(
         self,
@@ -285,14 +339,19 @@ class TrainedJudge:
         audience: str | None,
         candidates: list[Candidate],
         outside: bool = False,
+        stored: dict[str, np.ndarray] | None = None,
     ) -> Judgement:
         """Rerank the first `depth` candidates, calibrate the best one's `top_share`, classify its verdict.
 
         Args:
+            question: the question as asked.
+            history: the chat's earlier questions, oldest first (a follow-up is read after the last; see `pair_query`).
+            audience: the asker's role, or None (see `pair_query`).
             candidates: one school's clauses as the hybrid retriever ranked them (non-empty).
             outside: the retriever's similarity floor says the policies do not cover the
                 question (`Assistant.outside_policies`); decides ``not_covered`` unless the
                 manifest's ``band_source`` is "calibrated".
+            stored: clause vectors by clause id that the index holds (as for `rerank`).
 
         Raises:
             ValueError: no candidates, or the judge was loaded without its calibration.
@@ -301,7 +360,7 @@ class TrainedJudge:
             raise ValueError("no candidates to rerank")
         if self.calibration is None:
             raise ValueError("this judge was loaded without its calibration (calibrated=False)")
-        reranked, query, top, share = self._scored(question, history, audience, candidates)
+        reranked, query, top, share = self._scored(question, history, audience, candidates, stored)
         confidence = self.calibration.probability(share)
         logits = self._verdict_logits(query[None, :], top[None, :])[0]
         probs = np.exp(logits - logits.max())

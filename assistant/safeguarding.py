@@ -1,4 +1,4 @@
-"""Is this question a possible child-protection concern? (issue 18)
+"""Is this question a possible child-protection concern (issue 18)?
 
 A question that discloses or asks about a possible safeguarding concern (a pupil messaging
 a member of staff privately, an adult contacting a child online, indecent images, bullying
@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .text import words
 
 #: Where the trained detector lives.
 MODEL_DIR = Path(__file__).parent / "trained" / "safeguarding"
@@ -39,13 +40,12 @@ NGRAM_BUCKETS = 1 << 15
 #: Size of an all-MiniLM-L6-v2 vector.
 MINILM_DIM = 384
 _CHAR_NGRAMS = (3, 4, 5)
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 def normalise(text: str) -> str:
     """Lower-case, curly quotes made straight, anything but letters, digits and ``'`` a space."""
     text = text.lower().replace("’", "'").replace("‘", "'")
-    return " ".join(_WORD.findall(text))
+    return " ".join(words(text))
 
 
 def _bucket(feature: str) -> int:
@@ -58,20 +58,20 @@ def ngram_features(text: str) -> tuple[np.ndarray, np.ndarray]:
     Features: character 3–5-grams of each word padded with spaces, each word, and each pair
     of neighbouring words; values are ``1 + log(count)``, the vector scaled to unit length.
     """
-    words = normalise(text).split()
+    tokens = normalise(text).split()
     counts: dict[int, int] = {}
 
     def add(feature: str) -> None:
         key = _bucket(feature)
         counts[key] = counts.get(key, 0) + 1
 
-    for word in words:
+    for word in tokens:
         padded = f" {word} "
         for n in _CHAR_NGRAMS:
             for i in range(max(1, len(padded) - n + 1)):
                 add("c:" + padded[i : i + n])
         add("w:" + word)
-    for first, second in itertools.pairwise(words):
+    for first, second in itertools.pairwise(tokens):
         add(f"b:{first} {second}")
     if not counts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -96,10 +96,10 @@ def minilm_vectors(texts: list[str], embeddings=None) -> np.ndarray:
     global _own_encoder
     with _own_lock:
         if _own_encoder is None:
-            from .config import Settings
+            from .config import get_settings
             from .embedding import _BATCH_THREADS, _load_encoder
 
-            settings = Settings()
+            settings = get_settings()
             _own_encoder = _load_encoder("minilm", settings.embedding_backend, settings.embedding_threads or _BATCH_THREADS)
     return np.asarray(_own_encoder.encode(list(texts), 32), dtype=np.float32)
 

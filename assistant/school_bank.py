@@ -57,8 +57,16 @@ def add_entry(
     """Append one entry to the school's bank and return it.
 
     Args:
-        question: the (redacted) question; verdicts: the acceptable verdicts;
+        corpus_dir: the corpus folder; the bank is ``<corpus_dir>/<school>/questions.jsonl`` (`bank_path`).
+        school: the school id (a plain folder name).
+        question: the (redacted) question.
+        audience: the asker's role (None is stored as ``parent``).
+        verdicts: the acceptable verdicts.
         gold: quotes of the right clause (empty for a ``not_covered`` question).
+        history: the chat's earlier questions (withheld and empty ones are dropped).
+
+    Returns:
+        the entry as appended (with its new ``id``, ``<school>-qNNN``).
 
     Raises:
         ValueError: a withheld or empty question, an unknown verdict, gold missing for an

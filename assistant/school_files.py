@@ -39,8 +39,10 @@ def read_school_toml(meta_path: Path) -> dict:
 
 
 def school_toml_paths(school_meta: dict) -> list[Path]:
-    """The ``school.toml`` paths beside a school's documents, given its index-manifest entry
-    (one per folder its documents are in, in document order; none when no path is recorded)."""
+    """The ``school.toml`` paths beside a school's documents, given its index-manifest entry.
+
+    One per folder its documents are in, in document order; none when no path is recorded.
+    """
     folders: list[Path] = []
     for doc in school_meta.get("documents", {}).values():
         folder = Path(doc.get("path", "")).parent
@@ -60,6 +62,7 @@ class SchoolFileReader(Generic[T]):
     """
 
     def __init__(self, read: Callable[[Path], T], on_error: T, consequence: str) -> None:
+        """Keep the parser and fallback; files are read on first use (args as on the class)."""
         self._read = read
         self._on_error = on_error
         self._consequence = consequence
@@ -67,9 +70,11 @@ class SchoolFileReader(Generic[T]):
         self._lock = threading.Lock()
 
     def value(self, school_meta: dict) -> T | None:
-        """The value from the first readable ``school.toml`` of the school (`school_toml_paths`),
-        read again when its modification time changes; None when the school has no such file
-        here (an app serving an index without its corpus)."""
+        """The value from the first readable ``school.toml`` of the school (`school_toml_paths`).
+
+        It is read again when its modification time changes; None when the school has no such file
+        here (an app serving an index without its corpus).
+        """
         for path in school_toml_paths(school_meta):
             try:
                 mtime = path.stat().st_mtime_ns

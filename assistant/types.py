@@ -13,6 +13,17 @@ from typing import Literal
 Verdict = Literal["yes", "no", "conditional", "info", "unsure", "not_covered"]
 #: ``unsure``: the assistant is not confident enough to answer and shows the likeliest clauses instead.
 VERDICTS: tuple[str, ...] = ("yes", "no", "conditional", "info", "unsure", "not_covered")
+#: The verdicts of an answer that rests on a clause (the trained verdict classifier's classes).
+ANSWER_VERDICTS: tuple[str, ...] = VERDICTS[:4]
+#: What a reader sees for each verdict: the chat's and widget's badge, the CLI's (upper-cased).
+VERDICT_LABELS: dict[str, str] = {
+    "yes": "Yes",
+    "no": "No",
+    "conditional": "Only if…",
+    "info": "Info",
+    "unsure": "Not sure",
+    "not_covered": "Not covered",
+}
 #: Answer bands by confidence (issue 16): answer (verdict + clause), unsure (top clauses, no
 #: verdict), not_covered (no citation, ask the school office).
 Band = Literal["answer", "unsure", "not_covered"]

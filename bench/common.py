@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BANKS = ROOT / "evals" / "banks"
@@ -48,14 +49,8 @@ _CLOSINGS = ["", " Thanks.", " Thank you!", " Many thanks.", " Cheers.", " Thank
 
 
 def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) by linear interpolation between closest ranks (NaN when empty)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    """The ``q``-th percentile (0–100) of ``values`` by `numpy.percentile` (linear interpolation); NaN when empty."""
+    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def latency_summary(ms: list[float]) -> dict:
@@ -173,6 +168,15 @@ class Server:
     """
 
     def __init__(self, system: str, index_dir: Path, workers: int = 1, log_dir: Path = DATA / "logs", env: dict | None = None) -> None:
+        """Spawn the server; it is not waited for (`first_answer` polls until it answers).
+
+        Args:
+            system: ``"ours"`` (``app.py``) or ``"textbook"`` (``bench/textbook_server.py``).
+            index_dir: the index the server loads.
+            workers: server worker processes.
+            log_dir: folder of the server's log file (created if missing).
+            env: variables added to `BENCH_ENV` for this server.
+        """
         self.system = system
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -237,9 +241,11 @@ class Server:
         self._log_fh.close()
 
     def __enter__(self) -> Server:
+        """The server itself."""
         return self
 
     def __exit__(self, *exc) -> None:
+        """Stop the server (see `stop`)."""
         self.stop()
 
 

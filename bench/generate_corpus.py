@@ -158,7 +158,7 @@ def _name_core(name: str) -> str:
 
 
 def _name_pattern(core: str) -> re.Pattern:
-    """Matches the school's name as policies write it: "St. Margaret's CE Primary School", "ST MARGARET'S", …"""
+    """Matches the school's name as policies write it: "St. Margaret's CE Primary School", "ST MARGARET'S", and so on."""
     parts = []
     for word in core.split():
         if word.lower() == "st":
@@ -488,12 +488,12 @@ def check_clause_counts(seeds: list[Seed], out: Path, progress: bool = True) -> 
     Returns:
         (per seed document: (seed clauses, min, max, documents checked),
         totals: ``clauses``, ``distinct_texts`` (clause texts), ``units`` and
-        ``distinct_units`` (texts ingest embeds, see `assistant.indexing.embedding_units`;
+        ``distinct_units`` (texts ingest embeds, see `assistant.index.units.embedding_units`;
         the embedding cache embeds each distinct text once)).
     """
     from tqdm import tqdm
 
-    from assistant.indexing import embedding_units
+    from assistant.index.units import embedding_units
     from assistant.loading import load_school
 
     stamp = read_stamp(out) or {"seeds": {}}

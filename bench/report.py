@@ -36,7 +36,7 @@ def _errors(errors: dict) -> str:
 
 
 def _div(a, b):
-    """a / b, or None when either is missing (a system not measured at this size)."""
+    """Return a / b, or None when either is missing (a system not measured at this size)."""
     return None if a is None or not b else a / b
 
 

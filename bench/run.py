@@ -48,8 +48,17 @@ from load import run_load  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 SYSTEMS = ("ours", "textbook")
 #: Source files whose change makes a kept index and its ingest figures stale.
-INGEST_CODE = ["assistant/indexing.py", "assistant/chunking.py", "assistant/embedding.py", "assistant/models.py", "assistant/config.py"]
-INGEST_CODE_TEXTBOOK = ["bench/textbook.py", "assistant/embedding.py", "assistant/models.py"]
+#: Source files whose change makes a kept benchmark index stale (the whole index package, and what it calls).
+INGEST_CODE = [
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "assistant" / "index").glob("*.py")),
+    "assistant/chunking.py",
+    "assistant/text.py",
+    "assistant/trained_vectors.py",
+    "assistant/embedding.py",
+    "assistant/models.py",
+    "assistant/config.py",
+]
+INGEST_CODE_TEXTBOOK = ["bench/textbook.py", "evals/textbook.py", "assistant/embedding.py", "assistant/models.py"]
 
 
 def log(message: str) -> None:

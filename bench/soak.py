@@ -55,6 +55,7 @@ class MemorySampler(threading.Thread):
     """Samples the server's RSS (`common.Server.rss_bytes`) every ``every`` seconds into ``samples`` as (monotonic seconds, bytes)."""
 
     def __init__(self, server: common.Server, every: float = 2.0) -> None:
+        """Sample ``server`` every ``every`` seconds once started (a daemon thread)."""
         super().__init__(name="rss-sampler", daemon=True)
         self.server, self.every = server, every
         self.samples: list[tuple[float, int]] = []
@@ -225,7 +226,7 @@ def _count_logged(path: Path) -> int | None:
 
 
 def run_fuzz(args) -> int:
-    """schemathesis against /openapi.json of a fresh server; returns its exit status."""
+    """Run schemathesis against /openapi.json of a fresh server; returns its exit status."""
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp, start_server(Path(args.index_dir), Path(tmp)) as server:
         cmd = [
             str(Path(sys.executable).with_name("schemathesis")),

@@ -15,7 +15,7 @@ schools with k = 150 (``assistant.assistant.DENSE_VECTORS``, capped at the schoo
 
 The first pass asks each school once (``cold``: its HNSW segment may not be loaded yet);
 the second asks the same schools again (``warm``). Times are wall-clock milliseconds
-per query on the client, p50/p95 over the pass (nearest-rank interpolation). RSS is the
+per query on the client, p50/p95 over the pass (`numpy.percentile`, linear interpolation). RSS is the
 serving process's resident memory (psutil) after both passes; ``open s`` is the time to
 open the client and first collection. The store on disk is measured with ``du``-style
 summing. It reports; it asserts nothing.
@@ -37,15 +37,6 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 K = 150
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile (0–100) by linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _client(path: Path):
@@ -127,7 +118,7 @@ def serve(path: Path, layout: str, schools: int, per_school: int, dim: int, quer
             metas = got["metadatas"][0]
             if len(metas) != k or any(m["school"] != school for m in metas):  # the layout must return exactly that school
                 raise SystemExit(f"{layout}: query for {school} returned {len(metas)} hits or another school's vectors")
-        passes[name] = (percentile(times, 50), percentile(times, 95))
+        passes[name] = (float(np.percentile(times, 50)), float(np.percentile(times, 95)))
     rss = psutil.Process().memory_info().rss / 2**20
     return {"open_s": open_s, "cold": passes["cold"], "warm": passes["warm"], "rss_mib": rss}
 

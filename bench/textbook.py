@@ -1,12 +1,13 @@
 """The textbook LangChain recipe the benchmarks compare against, as a persistent index.
 
-The same recipe as `evals.run.TextbookBaseline` (which scores its accuracy):
-``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` over each document's
-text, the assistant's own embeddings (`assistant.embedding.shared_embeddings`, so both
-sides pay the same model cost per text), a ``langchain-chroma`` ``Chroma`` store with the
-school as metadata, and top-5 ``similarity_search`` filtered by school. Unlike that class
-it persists its store in a folder (a server can then start from it, as ``app.py`` starts
-from the assistant's index) and adds chunks in batches (Chroma caps one write).
+The recipe itself (splitting, search, verdict) is `evals.textbook`, the one the evaluation
+scores with `evals.textbook.TextbookBaseline`: ``RecursiveCharacterTextSplitter(chunk_size=1000,
+chunk_overlap=200)`` over each document's text, the assistant's own embeddings
+(`assistant.embedding.shared_embeddings`, so both sides pay the same model cost per text), a
+``langchain-chroma`` ``Chroma`` store with the school as metadata, and top-5
+``similarity_search`` filtered by school. Unlike the evaluation's in-memory store, this one
+persists in a folder (a server can then start from it, as ``app.py`` starts from the
+assistant's index) and is written in batches (Chroma caps one write), resumably.
 
 What it does not do, compared with the assistant: no clause structure (chunks are ~1,000
 characters cut at paragraph/line/word boundaries), no sentence vectors, no BM25, no query
@@ -20,8 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from evals import textbook as recipe
+
 COLLECTION = "textbook"
-K = 5
+K = recipe.K
 #: Chunks per Chroma write and per checkpoint of a resumable build (~1 minute of embedding
 #: here; Chroma refuses batches over its max_batch_size, ~5,000).
 BATCH = 128
@@ -68,11 +71,7 @@ def build(
     """
     import json
 
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
     from assistant.embedding import shared_embeddings
-    from assistant.loading import load_corpus
 
     index_dir = Path(index_dir)
     progress_file = index_dir / PROGRESS_FILE
@@ -84,16 +83,8 @@ def build(
             earlier = json.loads(progress_file.read_text(encoding="utf-8"))
     embeddings = embeddings or shared_embeddings()
     started, cpu_started = time.perf_counter(), time.process_time()
-    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    docs, ids, chars, n_docs = [], [], 0, 0
-    schools = load_corpus(corpus_dir)
-    for school in schools:
-        for doc in school.documents:
-            n_docs += 1
-            chars += len(doc.text)
-            for n, chunk in enumerate(splitter.split_text(doc.text)):
-                docs.append(Document(page_content=chunk, metadata={"school": school.school, "document": doc.document}))
-                ids.append(f"{school.school}/{doc.document}/{n}")
+    split = recipe.split_corpus(corpus_dir)
+    docs, ids = split.chunks, split.ids
     store = _store(index_dir, embeddings)
     stored = set(store.get(include=[])["ids"]) if resume else set()
     todo = [i for i, chunk_id in enumerate(ids) if chunk_id not in stored]
@@ -117,9 +108,9 @@ def build(
         state = checkpoint(len(docs) - len(todo) + start + len(batch))
     return {
         "chunks": len(docs),
-        "documents": n_docs,
-        "schools": len(schools),
-        "chars": chars,
+        "documents": split.documents,
+        "schools": split.schools,
+        "chars": split.chars,
         "seconds": state["seconds"],
         "cpu_seconds": state["cpu_seconds"],
         "runs": state["runs"],
@@ -128,12 +119,21 @@ def build(
 
 
 class TextbookIndex:
-    """A built textbook store, answering like `evals.run.TextbookBaseline`.
+    """A built textbook store, answering like `evals.textbook.TextbookBaseline`.
 
     Thread-safe as far as Chroma and the embeddings are (the server calls it from FastAPI's thread pool).
     """
 
     def __init__(self, index_dir: Path, embeddings=None) -> None:
+        """Open the store in ``index_dir`` (built by `build`).
+
+        Args:
+            index_dir: the store's folder.
+            embeddings: a LangChain ``Embeddings`` (default: `assistant.embedding.shared_embeddings`).
+
+        Raises:
+            FileNotFoundError: ``index_dir`` holds no store.
+        """
         from assistant.embedding import shared_embeddings
 
         if not (Path(index_dir) / "chroma.sqlite3").exists():
@@ -146,15 +146,9 @@ class TextbookIndex:
         """Top-``k`` chunks of ``school`` (LangChain `Document`s), best first. Raises ValueError for an unknown school."""
         if school not in self.schools:
             raise ValueError(f"unknown school {school!r}")
-        query = f"{history[-1]} {question}" if history else question
-        return self.store.similarity_search(query, k=k, filter={"school": school})
+        return recipe.search(self.store, question, school, history, k)
 
     def ask(self, question: str, school: str, history: list[str] | None = None) -> tuple[str, list]:
         """(verdict, top chunks): our verdict rule on the top chunk, as the evaluation scores the recipe."""
-        from assistant.answering import decide_verdict, key_sentence
-
         hits = self.search(question, school, history)
-        if not hits:
-            return "not_covered", []
-        query = f"{history[-1]} {question}" if history else question
-        return decide_verdict(question, key_sentence(hits[0].page_content, query), list(history or []))[0], hits
+        return recipe.verdict(question, hits[0].page_content if hits else None, history), hits

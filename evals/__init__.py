@@ -1,0 +1,1 @@
+"""Evaluation: question banks, their scoring, the textbook baseline and the regression gate (`evals.gate`)."""

@@ -12,6 +12,8 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.chunking import normalise_for_match
 from assistant.types import VERDICTS
 
@@ -35,6 +37,7 @@ class BankItem:
 
     @property
     def expects_abstention(self) -> bool:
+        """True when not_covered is an acceptable verdict (the bank expects the system to abstain)."""
         return "not_covered" in self.verdict
 
 
@@ -105,12 +108,8 @@ def _rate(hits: int, total: int) -> float | None:
 
 
 def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo, hi = int(pos), min(int(pos) + 1, len(ordered) - 1)
-    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 2)
+    """The ``q``-th percentile (0–100) of ``values`` by `numpy.percentile` (linear interpolation), to 2 decimals; None when empty."""
+    return round(float(np.percentile(values, q)), 2) if values else None
 
 
 def score(outcomes: list[Outcome]) -> Scores:
@@ -158,8 +157,8 @@ def score(outcomes: list[Outcome]) -> Scores:
         "coverage": _rate(sum(o.item.answerable for o in confident), len(answerable)),
         "cross_school_citations": cross,
         "median_cited_chars": statistics.median(cited_chars) if cited_chars else None,
-        "ask_p50_ms": _percentile(latencies, 0.50),
-        "ask_p95_ms": _percentile(latencies, 0.95),
+        "ask_p50_ms": _percentile(latencies, 50),
+        "ask_p95_ms": _percentile(latencies, 95),
     }
     per_school: dict[str, dict] = {}
     for school in sorted({o.item.school for o in outcomes}):

@@ -5,10 +5,11 @@
 Prints a table (ours vs. baseline, overall and per school) and the misses; writes the
 metrics as JSON and a PNG chart of per-school hit@1 and verdict accuracy.
 
-The baseline is the textbook recipe: ``RecursiveCharacterTextSplitter(chunk_size=1000,
-chunk_overlap=200)`` over each document, the same MiniLM embeddings, an in-memory Chroma
-collection, top-k filtered by school. It has no abstention; its verdict is our verdict
-rule applied to its top chunk, so the comparison isolates retrieval and chunking.
+The baseline is the textbook recipe (`evals.textbook`, the one the benchmarks time too):
+``RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)`` over each document,
+the same embeddings, an in-memory Chroma collection, top-k filtered by school. It has no
+abstention; its verdict is our verdict rule applied to its top chunk, so the comparison
+isolates retrieval and chunking.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.config import Settings
+from assistant.config import get_settings
 
 from .metrics import BankItem, Outcome, Scores, load_bank, score
+from .textbook import TextbookBaseline
 
 K = 5
 
@@ -48,46 +50,6 @@ def run_ours(bot, bank: list[BankItem]) -> list[Outcome]:
             )
         )
     return outcomes
-
-
-class TextbookBaseline:
-    """RecursiveCharacterTextSplitter(1000, 200) + the same embeddings + Chroma, top-k by school."""
-
-    def __init__(self, corpus_dir: Path, embeddings) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-        from langchain_chroma import Chroma
-        from langchain_core.documents import Document
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        from assistant.loading import load_corpus
-
-        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-        docs = []
-        for school in load_corpus(corpus_dir):
-            for doc in school.documents:
-                for chunk in splitter.split_text(doc.text):
-                    docs.append(Document(page_content=chunk, metadata={"school": school.school, "document": doc.document}))
-        client = chromadb.EphemeralClient(settings=ChromaSettings(anonymized_telemetry=False))
-        self.store = Chroma(client=client, collection_name=f"baseline-{time.time_ns()}", embedding_function=embeddings)
-        self.store.add_documents(docs)
-        self.chunks = len(docs)
-
-    def run(self, bank: list[BankItem]) -> list[Outcome]:
-        """Search every bank item; the verdict is our verdict rule on the top chunk."""
-        from assistant.answering import decide_verdict, key_sentence
-
-        outcomes = []
-        for item in bank:
-            query = f"{item.history[-1]} {item.question}" if item.history else item.question
-            started = time.perf_counter()
-            hits = self.store.similarity_search(query, k=K, filter={"school": item.school})
-            ms = (time.perf_counter() - started) * 1000
-            texts = [d.page_content for d in hits]
-            verdict = decide_verdict(item.question, key_sentence(texts[0], query), list(item.history))[0] if texts else "not_covered"
-            schools = [d.metadata["school"] for d in hits]
-            outcomes.append(Outcome(item, texts, schools, verdict, texts[:1], schools[:1], ms))
-        return outcomes
 
 
 METRIC_KEYS = [
@@ -165,7 +127,7 @@ def write_chart(path: Path, ours: Scores, base: Scores) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; returns the exit code."""
-    settings = Settings()
+    settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bank", type=Path, required=True, help="question bank (JSONL)")
     parser.add_argument("--json", type=Path, help="write metrics JSON here")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,83 @@ os.environ.setdefault("ASSISTANT_STAFF_PASSWORD", STAFF_PASSWORD)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
+
+#: The test layers (pyproject.toml registers them): every test carries exactly one.
+LAYERS = ("unit", "integration", "system")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m unit`` (`make test-fast`), skip importing test modules that mark no test ``unit``.
+
+    Importing a module costs seconds when it pulls in the web app (Gradio) or the browser
+    helpers, and a module that never writes ``pytest.mark.unit`` holds no unit test, so
+    ``-m unit`` would deselect all of it anyway.
+    """
+    if config.getoption("markexpr", "") != "unit":
+        return None
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    return True if "pytest.mark.unit" not in collection_path.read_text(encoding="utf-8") else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test without exactly one layer marker (unit, integration or system), and a unit test using the index.
+
+    Raises:
+        pytest.UsageError: naming each such test.
+    """
+    wrong = []
+    for item in items:
+        layers = sorted({mark.name for mark in item.iter_markers() if mark.name in LAYERS})
+        if len(layers) != 1:
+            wrong.append(f"{item.nodeid}: {', '.join(layers) or 'no layer'}")
+        elif layers == ["unit"] and {"index_dir", "bot"} & set(getattr(item, "fixturenames", ())):
+            wrong.append(f"{item.nodeid}: marked unit but uses the index (index_dir or bot): mark it integration")
+    if wrong:
+        raise pytest.UsageError(
+            "each test needs exactly one of the markers " + ", ".join(LAYERS) + " (a module sets `pytestmark = pytest.mark.unit`"
+            " or marks each test; unit tests use no index; see pyproject.toml):\n  " + "\n  ".join(wrong)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _a_unit_test_stays_a_unit_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail a test marked ``unit`` that loads a model or starts a subprocess, naming what it did.
+
+    Fixtures of a wider scope set up before this one are not watched; a unit test asking for
+    the index fixtures is refused at collection (`pytest_collection_modifyitems`).
+    """
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(what: str):
+        def fail(*args, **kwargs):
+            raise AssertionError(f"a test marked unit {what}: mark it integration or system (pyproject.toml)")
+
+        return fail
+
+    from assistant import embedding, onnx_encoder
+
+    monkeypatch.setattr(onnx_encoder.OnnxSentenceEncoder, "__init__", refuse("loaded an ONNX model"))
+    if hasattr(embedding, "_TorchEncoder"):
+        monkeypatch.setattr(embedding._TorchEncoder, "__init__", refuse("loaded a sentence-transformers model"))
+    monkeypatch.setattr(subprocess, "Popen", refuse("started a subprocess"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Each test reads the settings afresh, so that ``monkeypatch.setenv("ASSISTANT_…")`` takes effect.
+
+    `assistant.config.get_settings` caches them for the process; the cache is cleared before
+    each test and after it (once monkeypatch has restored the environment, so the next
+    module's fixtures do not see this test's values). A test that changes the environment
+    after its first read calls ``get_settings.cache_clear()`` itself.
+    """
+    from assistant.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

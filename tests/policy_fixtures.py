@@ -6,6 +6,11 @@ seeds have ALL-CAPS or short title lines, space-indented bullets and tab-separat
 ``pandoc`` writes the Word document a school would have; LibreOffice then exports it to
 PDF as "Save as PDF" would, and ``pandoc`` writes the web-page version.
 
+Which lines are headings, and at which level, is `SEED_HEADINGS`: written by a person
+reading the seeds, not derived from the chunker's heading rules, so the format-equivalence
+test (tests/test_formats.py) compares the chunker's reading of plain text with a structure
+the chunker did not decide.
+
 Tools (Debian packages, installed by ``make fixtures-tools``): ``pandoc`` and
 ``soffice`` (libreoffice-writer-nogui).
 """
@@ -21,33 +26,109 @@ from pathlib import Path
 
 FORMATS = ("docx", "html", "pdf")
 
-_MODAL = re.compile(r"\b(must|should|will|shall|may|can|cannot|are not|is not|do not|never)\b", re.IGNORECASE)
 _BULLET = re.compile(r"^(?P<indent> *)(?P<marker>[-*]|\d{1,2}[.)])\s+(?P<body>\S.*)$")
+
+#: "<school>/<seed file>" → {heading line as written in the seed: its level} for the seeds
+#: written without markdown headings (1: the title, 2: a part, 3: a section, 4: a subsection).
+#: Sign-off lines ("Signed", "Date", "Agreed: March 2016"), a motto and the policies listed
+#: under "See also" are no headings to a reader, so they stay paragraphs in the Word file.
+SEED_HEADINGS: dict[str, dict[str, int]] = {
+    "beaudesert-park/acceptable-use-policy-ict-social-media.txt": {
+        "BEAUDESERT PARK SCHOOL": 1,
+        "ACCEPTABLE USE POLICY & CODE OF CONDUCT FOR ICT AND SOCIAL MEDIA": 2,
+        "INTRODUCTION": 2,
+        "STATEMENT OF INTENT": 2,
+        "PRINCIPLES OF ICT PROVISION": 2,
+        "Equal Access to ICT Services": 3,
+        "The Right to Privacy in Electronic Communication and Work": 3,
+        "Safety from Harassment": 3,
+        "Intellectual Freedom": 3,
+        "RESPONSIBILITIES OF USERS": 2,
+        "Use of equipment": 3,
+        "Use of the Network": 3,
+        "Respecting Copyright Law": 3,
+        "Behaviour on the Network/Internet Access": 3,
+        "Printing": 3,
+        "Children's use of mobile devices (eg. iPods)": 3,
+        "In the boarding house": 3,
+        "During the day": 3,
+        "USE OF SOCIAL MEDIA SITES": 2,
+        "USE OF PERSONAL SOCIAL MEDIA SITES BY EMPLOYEES": 2,
+        "USE OF SCHOOL SOCIAL MEDIA SITES BY STAFF": 2,
+        "COMMENTS POSTED BY PARENTS/CARERS ON SOCIAL MEDIA SITES": 2,
+        "DEALING WITH INCIDENTS OF ONLINE (CYBER) BULLYING": 2,
+        "COMMUNICATING THE SCHOOL'S ACCEPTABLE USE POLICY & CODE OF CONDUCT FOR ICT AND SOCIAL MEDIA": 2,
+        "Informing Pupils": 3,
+        "Informing Staff": 3,
+        "Informing Parents/carers": 3,
+        "SECURITY": 2,
+        "CODE OF CONDUCT FOR ICT": 2,
+        "APPENDIX 1": 2,
+        "STAFF CODE OF CONDUCT FOR ICT AND SOCIAL MEDIA": 2,
+        "APPENDIX 2": 2,
+        "PUPIL CODE OF CONDUCT FOR ICT AND SOCIAL MEDIA": 2,
+        "APPENDIX 3": 2,
+        "PARENT/CARER CODE OF CONDUCT FOR ICT AND SOCIAL MEDIA": 2,
+    },
+    "shirley-warren/ict-use-policy.txt": {
+        "Shirley Warren": 1,
+        "General ICT Use": 3,
+        "Personal Use of Equipment": 3,
+        "Use of personal equipment": 3,
+        "Installation of Software": 3,
+        "Internet Access away from the school": 3,
+        "Acceptable Behaviour when Accessing the Internet": 3,
+        "Offensive and Inappropriate Material": 3,
+        "Social Networking": 3,
+        "Definitions": 3,
+        "Friends/Befriending": 3,
+        "Content of interactions": 3,
+        "Security": 3,
+        "Data Protection and Confidentiality": 3,
+        "Discussing Pupils, Families, Governors and Staff": 3,
+        "Recorded Information": 3,
+        "Child Protection Information": 3,
+        "Transfer of Information": 3,
+        "Retention of Records": 3,
+        "Internal Information": 3,
+        "Responsibility and Accountability": 3,
+        "Headteachers/Managers": 4,  # under Responsibility and Accountability
+    },
+    "st-margarets/social-networking-policy.txt": {
+        "St. Margaret's C of E Primary School": 1,
+        "Objectives": 3,
+        "Key Principles": 3,
+        "Aims": 3,
+        "Overview and Expectations": 3,
+        "Code of Conduct: Social Networking": 3,
+        "Potential and Actual Breaches of the Code of Conduct": 3,
+        "Safer Online Behaviour": 3,
+        "Mobile Phones/Camera/Video Recorder Usage": 3,
+        "Protection of Personal Information": 3,
+        "Access to Inappropriate Images and Internet Usage": 3,
+        "Cyberbullying": 3,
+        "Link with Other Policies": 3,
+        "Review of Policy": 3,
+    },
+    "st-michaels/ict-code-of-conduct.txt": {
+        "ICT CODE OF CONDUCT": 1,
+        "Purpose": 3,
+        "Scope": 3,
+        "Use of website and social media": 3,
+        "Our rules": 3,
+        "Privacy": 3,
+        "Respect": 3,
+        "Use of mobile devices, including phones and digital photography": 3,
+        "Staff professional responsibilities": 3,
+        "Conclusion": 3,
+        "See also": 3,
+    },
+}
 
 
 def tools_missing() -> list[str]:
     """Names of the command-line tools the generators need that are not on PATH."""
     return [tool for tool in ("pandoc", "soffice") if shutil.which(tool) is None]
-
-
-def _is_caps_heading(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
-    return len(letters) >= 3 and sum(c.isupper() for c in letters) / len(letters) >= 0.9 and not line.endswith(".") and len(line) <= 120
-
-
-def _is_title_line(line: str, prev_blank: bool, next_blank: bool) -> bool:
-    """A short standalone line with no closing punctuation that does not read as a rule."""
-    reads_as_rule = len(line.split()) >= 4 and bool(_MODAL.search(line))
-    return (
-        prev_blank
-        and next_blank
-        and len(line) <= 80
-        and len(line.split()) <= 12
-        and line[-1] not in ".;!?,:"
-        and (line[0].isupper() or line[0].isdigit())
-        and not reads_as_rule
-        and not _BULLET.match(line)
-    )
 
 
 def _pipe_table(rows: list[list[str]]) -> list[str]:
@@ -59,21 +140,30 @@ def _pipe_table(rows: list[list[str]]) -> list[str]:
     return ["", *out, ""]
 
 
-def seed_to_markdown(text: str) -> str:
+def seed_to_markdown(text: str, headings: dict[str, int] | None = None) -> str:
     """Turn a markdown-ish seed policy into the pandoc markdown of the school's Word file.
 
     * tab-separated lines (signature/date blocks) become a table;
-    * in seeds without markdown headings, the first heading becomes ``#``, ALL-CAPS lines
-      ``##`` and short standalone title lines ``###`` (Word heading styles);
+    * the lines ``headings`` names become headings of their level (Word heading styles);
     * space-indented bullets are re-indented by four spaces per level (real nested lists).
 
     The words of the document are not changed.
+
+    Args:
+        text: the seed policy.
+        headings: heading line (as written, without surrounding spaces) → level 1-6, for a
+            seed without markdown headings (`SEED_HEADINGS`).
+
+    Raises:
+        ValueError: a line of ``headings`` is not in ``text`` (the seed changed).
     """
+    headings = headings or {}
     lines = text.replace("\r\n", "\n").split("\n")
-    has_md_headings = any(re.match(r"^#{1,6}\s", ln) for ln in lines)
+    missing = sorted(set(headings) - {ln.strip() for ln in lines})
+    if missing:
+        raise ValueError(f"SEED_HEADINGS names lines the seed does not have: {missing}")
     out: list[str] = []
     i = 0
-    seen_heading = False
     indents: list[int] = []
     while i < len(lines):
         line = lines[i]
@@ -88,8 +178,6 @@ def seed_to_markdown(text: str) -> str:
                 out += _pipe_table(rows)
             continue
         stripped = line.strip()
-        prev_blank = i == 0 or not lines[i - 1].strip()
-        next_blank = i + 1 >= len(lines) or not lines[i + 1].strip()
         m = _BULLET.match(line)
         if m:
             indent = len(m.group("indent"))
@@ -107,17 +195,10 @@ def seed_to_markdown(text: str) -> str:
             if indents and out and out[-1].strip():
                 out.append("")  # and after one, or the paragraph continues the last item
             indents = []
-        if stripped and not has_md_headings and not stripped.startswith("#"):
-            if _is_caps_heading(stripped) and (prev_blank or next_blank):
-                out += ["", ("#" if not seen_heading else "##") + " " + stripped, ""]
-                seen_heading = True
-                i += 1
-                continue
-            if _is_title_line(stripped, prev_blank, next_blank):
-                out += ["", ("#" if not seen_heading else "###") + " " + stripped, ""]
-                seen_heading = True
-                i += 1
-                continue
+        if stripped in headings:
+            out += ["", "#" * headings[stripped] + " " + stripped, ""]
+            i += 1
+            continue
         out.append(line)
         i += 1
     return "\n".join(out) + "\n"
@@ -189,7 +270,7 @@ def make_format_corpora(seed_corpus: Path, dest: Path, formats: tuple[str, ...] 
         for doc in sorted(school.iterdir()):
             if doc.suffix not in (".txt", ".md"):
                 continue
-            markdown = seed_to_markdown(doc.read_text(encoding="utf-8"))
+            markdown = seed_to_markdown(doc.read_text(encoding="utf-8"), SEED_HEADINGS.get(f"{school.name}/{doc.name}"))
             if "docx" in formats:
                 pandoc(markdown, corpora["docx"] / school.name / f"{doc.stem}.docx")
             if "html" in formats:

@@ -77,6 +77,17 @@ def staff_client(base: str, **kwargs) -> Iterator[httpx.Client]:
         yield sign_in(client)
 
 
+def create_app(*args, **kwargs):
+    """`assistant.web.create_app`, imported on the first call.
+
+    The web app's module imports Gradio (seconds of CPU), which test modules that also hold
+    unit tests should not pay for at import (`make test-fast`).
+    """
+    from assistant.web import create_app as create
+
+    return create(*args, **kwargs)
+
+
 def app_env(**extra: str) -> dict[str, str]:
     """Environment for an app.py subprocess: offline, no rate limit, no question log."""
     env = {k: v for k, v in os.environ.items() if k not in ("CHROMA_HOST", "CHROMA_PORT")}

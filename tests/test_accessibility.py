@@ -22,6 +22,7 @@ from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, si
 from assistant.web import WebSettings, create_app
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]

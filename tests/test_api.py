@@ -17,10 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from server_helpers import create_app
 
-from assistant import AUDIENCES, VERDICTS, Clause
+from assistant import AUDIENCES, Clause
 from assistant.indexing import build_index
-from assistant.web import AssistantHolder, WebSettings, create_app
+from assistant.web.holder import AssistantHolder
+from assistant.web.settings import WebSettings
 from assistant.web.viewer import document_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,9 +57,11 @@ def quoted(answer) -> str:
 # --- answers -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_ask_answers_a_parent_with_a_cited_clause_and_a_link_to_it(client):
     answer = ask(client, SPORTS_DAY, "st-michaels", "parent")
-    assert answer["verdict"] in VERDICTS and answer["verdict"] != "not_covered"
+    # the starter bank's s001: filming is allowed, posting other children is not
+    assert answer["verdict"] in ("conditional", "no"), answer
     assert answer["text"]
     assert answer["citations"], "a covered question is answered with at least one clause"
     assert any(word in quoted(answer) for word in ("video", "photograph")), answer
@@ -67,6 +71,7 @@ def test_ask_answers_a_parent_with_a_cited_clause_and_a_link_to_it(client):
         assert {"document", "section", "clause_id", "text", "score"} <= citation.keys()
 
 
+@pytest.mark.integration
 def test_citation_links_open_the_policy_at_that_clause(client):
     citation = ask(client, SPORTS_DAY, "st-michaels", "parent")["citations"][0]
     page = client.get(citation["url"].split("#")[0])
@@ -80,12 +85,14 @@ def test_citation_links_open_the_policy_at_that_clause(client):
 FRIEND_PARENTS = "Can staff add parents as friends on Facebook?"
 
 
+@pytest.mark.integration
 def test_follow_up_question_is_read_with_the_chat_history(client):
     follow_up = ask(client, "what about pupils?", "glais", "staff", history=[FRIEND_PARENTS])
-    assert follow_up["verdict"] in VERDICTS and follow_up["verdict"] != "not_covered"
+    assert follow_up["verdict"] == "no", follow_up  # "Staff must never add pupils … as friends"
     assert "friend" in quoted(follow_up), "the follow-up is about befriending pupils online"
 
 
+@pytest.mark.integration
 def test_follow_up_search_depends_on_the_history(client):
     def search(history):
         body = {"question": "what about pupils?", "school": "st-margarets", "audience": "staff", "history": history, "k": 3}
@@ -99,17 +106,19 @@ def test_follow_up_search_depends_on_the_history(client):
     assert with_history != without_history, "the chat's history changes what the follow-up retrieves"
 
 
+@pytest.mark.integration
 def test_every_school_is_answered_only_from_its_own_policies(client, schools):
     for school, info in schools.items():
         own_documents = {d["document"] for d in info["documents"]}
         answer = ask(client, "Can I take photos of the children on my mobile phone?", school, "staff")
-        assert answer["verdict"] in VERDICTS
+        assert answer["citations"], (school, answer["verdict"])  # every school has a rule on photos: a not_covered would check nothing
         for citation in answer["citations"]:
             assert citation["school"] == school
             assert citation["document"] in own_documents
             assert citation["url"].startswith(f"/policies/{school}/")
 
 
+@pytest.mark.integration
 def test_search_returns_k_clauses_of_the_school_best_first(client):
     response = client.post("/api/search", json={"question": "mobile phones in school", "school": "glais", "audience": "staff", "k": 7})
     assert response.status_code == 200
@@ -121,6 +130,7 @@ def test_search_returns_k_clauses_of_the_school_best_first(client):
     assert any("phone" in c["text"].lower() for c in citations[:3])
 
 
+@pytest.mark.integration
 def test_schools_lists_ids_names_and_documents_that_open(client, schools, bot):
     assert set(schools) == {s.school for s in bot.schools()}
     for school, info in schools.items():
@@ -131,12 +141,14 @@ def test_schools_lists_ids_names_and_documents_that_open(client, schools, bot):
             assert client.get(document["url"]).status_code == 200
 
 
+@pytest.mark.integration
 def test_healthz_reports_the_served_generation(client, bot):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "generation": bot.generation.name, "schools": len(bot.schools())}
 
 
+@pytest.mark.integration
 def test_api_is_documented_with_openapi(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/ask", "/api/search", "/api/schools", "/healthz"} <= set(spec["paths"])
@@ -146,6 +158,7 @@ def test_api_is_documented_with_openapi(client):
 # --- bad input -----------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -170,6 +183,7 @@ def test_invalid_ask_is_422_naming_the_field(client, body, field):
     assert field in data["message"]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("k", "ok"), [(0, False), (51, False), ("3", False), (2.5, False), (1, True), (50, True)])
 def test_search_k_must_be_a_whole_number_from_1_to_50(client, k, ok):
     response = client.post("/api/search", json={"question": "phones", "school": "glais", "k": k})
@@ -178,6 +192,7 @@ def test_search_k_must_be_a_whole_number_from_1_to_50(client, k, ok):
         assert response.json()["detail"][0]["field"] == "k"
 
 
+@pytest.mark.integration
 def test_unknown_school_is_404_naming_it(client):
     for path in ("/api/ask", "/api/search"):
         response = client.post(path, json={"question": "Can I film?", "school": "hogwarts"})
@@ -185,6 +200,7 @@ def test_unknown_school_is_404_naming_it(client):
         assert response.json() == {"detail": "unknown school 'hogwarts'"}
 
 
+@pytest.mark.integration
 def test_malformed_json_is_422_not_500(client):
     response = client.post("/api/ask", content=b'{"question": "Can I', headers={"Content-Type": "application/json"})
     assert response.status_code == 422
@@ -198,6 +214,7 @@ _json = st.recursive(
 )
 
 
+@pytest.mark.integration
 @settings(max_examples=80, deadline=None)
 @given(
     body=st.fixed_dictionaries(
@@ -212,7 +229,7 @@ _json = st.recursive(
     ),
     path=st.sampled_from(["/api/ask", "/api/search"]),
 )
-def test_no_input_makes_the_api_fail_with_a_500(client, index_dir, body, path):
+def test_any_json_body_gets_200_404_or_422_without_internals_and_cites_only_its_school(client, index_dir, body, path):
     response = client.post(path, json=body)
     assert response.status_code in (200, 404, 422), response.text
     assert "Traceback" not in response.text and str(index_dir) not in response.text
@@ -224,15 +241,17 @@ def test_no_input_makes_the_api_fail_with_a_500(client, index_dir, body, path):
 # --- pages ---------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_policy_page_has_one_anchor_per_clause_of_the_document(client, bot, schools):
     for school, info in schools.items():
         for document in info["documents"]:
             page = client.get(document["url"]).text
             for clause in bot.clauses(school, document["document"]):
                 assert page.count(f'id="{clause.clause_id}"') == 1, (school, document["document"], clause.clause_id)
-            assert f"<h1>{html.escape(document['title'])}</h1>" in page
+            assert [html.unescape(h) for h in re.findall(r"<h1>(.*?)</h1>", page)] == [document["title"]]
 
 
+@pytest.mark.integration
 def test_unknown_policy_pages_are_404(client):
     assert client.get("/policies/glais/no-such-policy").status_code == 404
     assert client.get("/policies/hogwarts/anything").status_code == 404
@@ -240,6 +259,7 @@ def test_unknown_policy_pages_are_404(client):
     assert client.get("/widget").status_code == 404
 
 
+@pytest.mark.unit
 def test_policy_text_is_escaped_in_the_viewer():
     text = "# Rules <b>now</b>\n\n- Do not run <script>alert(1)</script> in **school**.\n- Be <img src=x onerror=alert(2)> kind.\n"
     start = text.index("Do not")
@@ -250,6 +270,7 @@ def test_policy_text_is_escaped_in_the_viewer():
     assert 'id="c1"' in body and "<strong>school</strong>" in body
 
 
+@pytest.mark.integration
 def test_widget_page_names_the_school_and_may_be_framed_by_allowed_sites(client, bot):
     response = client.get("/widget?school=glais")
     assert response.status_code == 200
@@ -262,6 +283,7 @@ def test_widget_page_names_the_school_and_may_be_framed_by_allowed_sites(client,
     assert "Ask about our policies" in script.text
 
 
+@pytest.mark.integration
 def test_widget_origins_setting_limits_who_may_frame_the_widget(index_dir, bot):
     web_settings = WebSettings(
         index_dir=index_dir, reload_interval=0, widget_origins="https://www.glais.example, https://glais.example:8443"
@@ -275,6 +297,7 @@ def test_widget_origins_setting_limits_who_may_frame_the_widget(index_dir, bot):
         assert "access-control-allow-origin" not in refused.headers
 
 
+@pytest.mark.unit
 def test_widget_origins_must_be_origins():
     with pytest.raises(ValueError, match="not an origin"):
         WebSettings(widget_origins="www.glais.example/path")
@@ -305,6 +328,7 @@ def _add_clause(corpus: Path, school: str, heading: str, clause: str) -> None:
     policy.write_text(policy.read_text(encoding="utf-8").rstrip() + f"\n\n#### {heading}\n\n- {clause}\n", encoding="utf-8")
 
 
+@pytest.mark.integration
 def test_running_app_answers_from_a_new_ingest_without_restart(tmp_index):
     corpus, index = tmp_index
     app = create_app(WebSettings(index_dir=index, reload_interval=0.2))
@@ -329,6 +353,7 @@ def test_running_app_answers_from_a_new_ingest_without_restart(tmp_index):
         assert "drones over the school playground" in c.get(url.split("#")[0]).text
 
 
+@pytest.mark.integration
 def test_a_generation_that_fails_to_load_leaves_the_old_one_serving(tmp_index):
     corpus, index = tmp_index
     attempts = []

@@ -15,7 +15,6 @@ import re
 import pytest
 
 from assistant.answering import decide_verdict, key_sentence, modality
-from assistant.types import VERDICTS
 
 SCHOOLS = ["beaudesert-park", "glais", "shirley-warren", "st-margarets", "st-michaels"]
 PHOTOS = "Can I post photos of other children on Facebook?"
@@ -36,6 +35,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 @pytest.mark.parametrize("method", ["ask", "search"])
 def test_bad_input_is_a_value_error_that_says_what_to_fix(bot, case, method):
@@ -45,18 +45,22 @@ def test_bad_input_is_a_value_error_that_says_what_to_fix(bot, case, method):
         getattr(bot, method)(**args)
 
 
+@pytest.mark.integration
 def test_a_question_of_exactly_1000_characters_is_accepted(bot):
     question = (PHOTOS + " ").ljust(1000, "x")
     assert len(question) == 1000
-    assert bot.ask(question, school="glais").verdict in VERDICTS
+    answer = bot.ask(question, school="glais")  # no ValueError, and answered from glais's photo rules
+    assert answer.citations and {c.school for c in answer.citations} == {"glais"}, answer.verdict
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("k", [0, -1, 51, 2.5, "5", None])
 def test_search_k_must_be_a_whole_number_from_1_to_50(bot, k):
     with pytest.raises(ValueError, match=r"k must be a whole number from 1 to 50"):
         bot.search(PHOTOS, school="glais", k=k)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("k", [1, 50])
 def test_search_k_at_the_limits(bot, k):
     hits = bot.search(PHOTOS, school="glais", k=k)
@@ -65,6 +69,7 @@ def test_search_k_at_the_limits(bot, k):
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.integration
 def test_unknown_school_for_clauses_and_names(bot):
     with pytest.raises(ValueError, match="unknown school 'nowhere'"):
         bot.clauses("nowhere")
@@ -72,6 +77,7 @@ def test_unknown_school_for_clauses_and_names(bot):
         bot.school_name("nowhere")
 
 
+@pytest.mark.integration
 def test_schools_lists_the_five_tenants_with_names_and_documents(bot):
     schools = bot.schools()
     assert [s.school for s in schools] == SCHOOLS
@@ -94,6 +100,7 @@ ANSWERABLE = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("question", "school", "audience", "word"), ANSWERABLE)
 def test_answerable_questions_cite_one_to_three_clauses_of_the_asked_school(bot, question, school, audience, word):
     answer = bot.ask(question, school=school, audience=audience)
@@ -116,6 +123,7 @@ def test_answerable_questions_cite_one_to_three_clauses_of_the_asked_school(bot,
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("school", SCHOOLS)
 def test_an_off_topic_question_is_not_covered_and_cites_nothing(bot, school):
     answer = bot.ask("What are the lunch menu options?", school=school, audience="parent")
@@ -126,6 +134,7 @@ def test_an_off_topic_question_is_not_covered_and_cites_nothing(bot, school):
     assert re.search(r"(don't|do not|doesn't|does not) cover", answer.text), answer.text
 
 
+@pytest.mark.integration
 def test_the_same_question_is_answered_from_each_schools_own_policy(bot):
     for school in SCHOOLS:
         answer = bot.ask(PHOTOS, school=school, audience="parent")
@@ -138,6 +147,7 @@ def test_the_same_question_is_answered_from_each_schools_own_policy(bot):
         assert {h.clause_id for h in hits} <= own
 
 
+@pytest.mark.integration
 def test_search_never_returns_another_schools_clause_even_when_asked_for_all(bot):
     for school in SCHOOLS:
         everything = bot.search("social media photos phones passwords", school=school, k=50)
@@ -151,6 +161,7 @@ FIRST = "Can I post sports day videos?"
 FOLLOW_UP = "what about if it's only my own child in the video?"
 
 
+@pytest.mark.integration
 def test_a_follow_up_is_read_with_the_question_before_it(bot):
     with_history = bot.ask(FOLLOW_UP, school="st-michaels", audience="parent", history=[FIRST])
     assert with_history.verdict != "not_covered" and with_history.citations
@@ -166,12 +177,14 @@ def test_a_follow_up_is_read_with_the_question_before_it(bot):
     assert [h.clause_id for h in in_chat] != [h.clause_id for h in alone]
 
 
+@pytest.mark.integration
 def test_only_the_latest_history_turns_matter_and_blank_ones_are_ignored(bot):
     plain = bot.search(FOLLOW_UP, school="st-michaels", audience="parent", history=[FIRST], k=5)
     padded = bot.search(FOLLOW_UP, school="st-michaels", audience="parent", history=["What time is pick-up?", FIRST, "  "], k=5)
     assert [h.clause_id for h in padded] == [h.clause_id for h in plain]
 
 
+@pytest.mark.integration
 def test_a_new_topic_in_a_long_chat_is_still_answered_on_its_own_terms(bot):
     answer = bot.ask("Can I share my password with my best friend?", school="beaudesert-park", audience="pupil", history=[FIRST])
     assert answer.citations and "password" in answer.citations[0].text.lower()
@@ -238,16 +251,19 @@ VERDICT_CASES = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("question", "sentence", "verdict"), VERDICT_CASES, ids=[q for q, _, _ in VERDICT_CASES])
 def test_verdict_follows_the_clause_wording(question, sentence, verdict):
     assert decide_verdict(question, sentence)[0] == verdict
 
 
+@pytest.mark.unit
 def test_provided_as_a_verb_is_no_condition_but_provided_that_is():
     assert modality("Print facilities are provided throughout the School for School related work.").condition == ""
     assert modality("Staff may print at home provided that the Headteacher agrees.").condition.startswith("provided that")
 
 
+@pytest.mark.unit
 def test_the_key_sentence_is_the_one_most_similar_to_the_question_when_similarities_are_known():
     clause = "Staff may bring in personal mobile phones. Staff must never contact a parent using a personal device."
     question = "Can I message a mum from my phone?"
@@ -266,6 +282,7 @@ def test_the_key_sentence_is_the_one_most_similar_to_the_question_when_similarit
     assert key_sentence(clause, "can I print my tickets?", similarity) == "Printing for private use is not allowed."
 
 
+@pytest.mark.integration
 def test_an_answer_quotes_the_sentence_of_its_clause_that_the_question_is_about(bot):
     """Glais allows staff phones in school but never for contacting parents: a question about
     texting parents must quote (and answer from) the second sentence, not the first. (The
@@ -280,6 +297,7 @@ def test_an_answer_quotes_the_sentence_of_its_clause_that_the_question_is_about(
     assert answer.verdict == "no", answer.text
 
 
+@pytest.mark.integration
 @pytest.mark.xfail(
     strict=True,
     reason="known cost of the unsure band (issue 16): the calibrated confidence of this right clause is below the answer threshold",
@@ -289,12 +307,14 @@ def test_the_trained_stage_answers_the_phone_parents_question_confidently(bot):
     assert answer.band == "answer" and answer.verdict == "no", (answer.band, answer.confidence)
 
 
+@pytest.mark.unit
 def test_a_follow_up_asks_the_same_kind_of_question_as_the_one_before():
     sentence = "Parents must not post photographs or video containing other children on social media websites."
     assert decide_verdict("what about videos?", sentence, history=["Can I post photos of other children?"])[0] == "no"
     assert decide_verdict("what about videos?", sentence, history=["Where are photos kept?"])[0] == "info"
 
 
+@pytest.mark.integration
 def test_asking_to_complain_on_facebook_is_answered_no(bot):
     """The policies ask parents to complain to the school *rather than* post online."""
     answer = bot.ask("Can I complain about the school on Facebook?", school="glais", audience="parent")
@@ -305,6 +325,7 @@ def test_asking_to_complain_on_facebook_is_answered_no(bot):
 # --- review notes --------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_an_answer_from_a_policy_past_its_review_date_says_so(bot):
     question = "Can staff be friends with parents on Facebook?"
     answer = bot.ask(question, school="beaudesert-park", audience="staff", today=dt.date(2026, 1, 1))
@@ -319,6 +340,7 @@ def test_an_answer_from_a_policy_past_its_review_date_says_so(bot):
     assert bot.ask("What are the lunch menu options?", school="beaudesert-park", today=dt.date(2026, 1, 1)).notes == []
 
 
+@pytest.mark.integration
 def test_answer_round_trips_to_json_ready_dict(bot):
     answer = bot.ask(PHOTOS, school="st-michaels", audience="parent")
     data = answer.to_dict()
@@ -327,6 +349,7 @@ def test_answer_round_trips_to_json_ready_dict(bot):
     assert json.loads(json.dumps(data)) == data
 
 
+@pytest.mark.unit
 def test_each_chat_turn_embeds_only_its_leading_query_with_every_model():
     """Speed: of a follow-up's two query texts, the lower-weighted one uses the light model only."""
     from assistant.retrieval import query_plan

@@ -17,6 +17,8 @@ from assistant.loading import load_school
 from assistant.types import AUDIENCES, VERDICTS
 from evals.metrics import BankItem, load_bank
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 BANK_DIR = ROOT / "evals" / "banks"

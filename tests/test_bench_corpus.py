@@ -21,6 +21,8 @@ import generate_corpus  # noqa: E402
 from assistant.indexing import chunk_school  # noqa: E402
 from assistant.loading import load_corpus  # noqa: E402
 
+pytestmark = pytest.mark.unit
+
 SCHOOLS = 10
 
 

@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import textbook  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 
 class Interrupted(Exception):
     """Stands in for the run being killed between two batches."""

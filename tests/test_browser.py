@@ -28,6 +28,7 @@ from assistant.web import WebSettings, create_app
 from assistant.web.render import VERDICT_LABELS
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]
@@ -111,6 +112,18 @@ def open_chat(tab: Tab, app_url: str, query: str = ""):
     return page
 
 
+def broken_image_has_fired(element) -> None:
+    """Return once an image with a broken source, added now to ``element``'s frame, has fired its error handler.
+
+    Markup smuggled in by a question (``<img src=x onerror="alert(2)">``) would have asked for the
+    same broken URL earlier, so by then its handler has run, and Playwright has seen any dialog it
+    opened: a real condition to check ``Tab.dialogs`` after, where a fixed sleep only hopes.
+    """
+    element.evaluate(
+        "el => new Promise(done => { const probe = new Image(); probe.onerror = probe.onload = () => done(); probe.src = 'x'; })"
+    )
+
+
 def ask_in_chat(page, question: str, press_enter: bool = False):
     """Type a question, send it, and return the answer block that appears for it."""
     before = page.locator("#pa-chat .pa-answer").count()
@@ -185,7 +198,7 @@ def test_markup_in_a_chat_question_is_shown_as_text(tab, app_url):
     for literal in ("<script>alert(1)</script>", "**bold**", '<img src=x onerror="alert(2)">', "[link](http://example.com)", "# heading"):
         assert literal in shown
     assert message.locator("script, img, strong, a, h1").count() == 0
-    page.wait_for_timeout(300)
+    broken_image_has_fired(message)
     assert tab.dialogs == [], "nothing typed is executed"
     screenshot(page, "chat-markup")
 
@@ -277,7 +290,7 @@ def test_markup_in_a_widget_question_is_shown_as_text(tab, app_url):
         question = frame.locator(".pa-question").last
         expect(question).to_have_text(MARKUP_QUESTION)
         assert question.locator("script, img, strong, a, h1").count() == 0
-        page.wait_for_timeout(300)
+        broken_image_has_fired(question)
         assert tab.dialogs == [], "nothing typed is executed"
         screenshot(page, "widget-markup")
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from server_helpers import app_env, free_port, staff_client, start_app, stop, wait_healthy, wait_until
 
+from assistant.config import get_settings
 from assistant.indexing import (
     RemoteGeneration,
     build_index,
@@ -29,6 +30,8 @@ from assistant.indexing import (
     read_manifest,
     school_collection_name,
 )
+
+pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -60,6 +63,7 @@ def server_env(port: int) -> Iterator[None]:
     """CHROMA_HOST/CHROMA_PORT set in this process for the duration (ingest into the server)."""
     saved = {k: os.environ.get(k) for k in ("CHROMA_HOST", "CHROMA_PORT")}
     os.environ.update(CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port))
+    get_settings.cache_clear()  # settings are read once per process: re-read them with the server set
     try:
         yield
     finally:
@@ -68,6 +72,7 @@ def server_env(port: int) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        get_settings.cache_clear()
 
 
 # --- fixtures ------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from assistant.indexing import chunk_school
 from assistant.loading import load_school
 from assistant.types import CLAUSE_AUDIENCES, Clause, PolicyDocument, School
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 SCHOOLS = ["beaudesert-park", "glais", "shirley-warren", "st-margarets", "st-michaels"]
@@ -48,7 +50,6 @@ def test_the_bundled_corpus_is_the_five_seed_schools():
 @pytest.mark.parametrize("school", SCHOOLS)
 def test_every_policy_yields_clauses_in_document_order_with_numbered_sections(corpus, school):
     doc_school, clauses = corpus[school]
-    assert len(clauses) >= 30, "each seed policy is several pages of rules"
     for doc in doc_school.documents:
         mine = [c for c in clauses if c.document == doc.document]
         assert mine, doc.document
@@ -212,7 +213,7 @@ def test_st_michaels_privacy_bullets_sit_under_privacy(corpus):
 def test_beaudesert_appendix_3_is_the_parent_code(corpus):
     beaudesert = clauses_of(corpus, "beaudesert-park")
     appendix = [c for c in beaudesert if c.section.split(SECTION_SEPARATOR)[0] == "APPENDIX 3"]
-    assert len(appendix) >= 4
+    assert len(appendix) == 5, [c.text for c in appendix]  # counted in the source: its opening paragraph and four bullets
     assert all(c.section.startswith("APPENDIX 3") for c in appendix)
     assert any("PARENT/CARER CODE OF CONDUCT" in c.section for c in appendix)
     assert any(c.text.startswith("Parents should not post malicious, harmful or fictitious comments") for c in appendix)
@@ -348,7 +349,7 @@ def test_audience_tags_follow_whom_the_rule_addresses(corpus):
     assert "staff" in staff.audiences and "parent" not in staff.audiences
 
     pupil_code = [c for c in beaudesert if "PUPIL CODE OF CONDUCT" in c.section]
-    assert len(pupil_code) >= 10
+    assert len(pupil_code) == 14, [c.text for c in pupil_code]  # counted in the source: fourteen bullets
     assert all("pupil" in c.audiences for c in pupil_code)
     password = _one(pupil_code, "Never share a password with anyone – not even your best friend")
     assert "staff" not in password.audiences

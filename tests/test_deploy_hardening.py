@@ -83,6 +83,7 @@ def proxy(app, tmp_path_factory) -> Iterator[str]:
 # --- item 1: the shipped deploy config --------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_app_py_takes_forwarded_allow_ips_and_names_a_bad_one(capsys):
     import app as app_py
 
@@ -93,6 +94,7 @@ def test_app_py_takes_forwarded_allow_ips_and_names_a_bad_one(capsys):
     assert "--forwarded-allow-ips: 'nginx' is not an IP address or network" in capsys.readouterr().err
 
 
+@pytest.mark.system
 def test_through_nginx_each_client_has_its_own_rate_limit_and_cannot_choose_its_address(proxy):
     # A client sending a fresh X-Forwarded-For with every request is still one client.
     with client_at("127.0.0.2", proxy) as spoofer:
@@ -111,6 +113,7 @@ def test_through_nginx_each_client_has_its_own_rate_limit_and_cannot_choose_its_
         assert victim.post("/api/ask", json=EMPTY).status_code == 422
 
 
+@pytest.mark.system
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
 def test_the_widget_answers_through_nginx_in_a_real_browser(proxy):
@@ -150,6 +153,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
     return True
 
 
+@pytest.mark.system
 def test_the_app_closes_connections_that_never_finish_their_request_head(app):
     port, _ = app
     half_open = []
@@ -171,6 +175,7 @@ def test_the_app_closes_connections_that_never_finish_their_request_head(app):
     assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
 
 
+@pytest.mark.system
 def test_nginx_answers_a_half_open_connection_408_and_closes_it(proxy):
     host, port = proxy.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), source_address=("127.0.0.7", 0)) as sock:
@@ -181,6 +186,7 @@ def test_nginx_answers_a_half_open_connection_408_and_closes_it(proxy):
 # --- item 11: the smaller ones ------------------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_admin_reload_refuses_a_browsers_saved_basic_password(app):
     port, _ = app
     base = f"http://127.0.0.1:{port}"
@@ -193,6 +199,7 @@ def test_admin_reload_refuses_a_browsers_saved_basic_password(app):
     assert done.status_code == 200 and done.json()["reloaded"] is False
 
 
+@pytest.mark.system
 def test_a_page_is_the_assistants_own_only_with_its_scheme_and_an_allowed_host(app):
     port, _ = app
     with client_at("127.0.0.8", f"http://127.0.0.1:{port}") as c:
@@ -208,6 +215,7 @@ def test_a_page_is_the_assistants_own_only_with_its_scheme_and_an_allowed_host(a
     assert page.status_code == 200 and "evil.example" not in page.text and 'src="/widget.js"' in page.text
 
 
+@pytest.mark.system
 def test_a_422_does_not_echo_a_huge_unknown_key(app):
     port, _ = app
     key = "k" * 200_000
@@ -218,6 +226,7 @@ def test_a_422_does_not_echo_a_huge_unknown_key(app):
     assert "unknown field" in response.json()["message"]
 
 
+@pytest.mark.system
 def test_the_widget_and_viewer_over_their_limit_show_a_page_not_json(app):
     port, _ = app
     with client_at("127.0.0.10", f"http://127.0.0.1:{port}") as c:
@@ -231,6 +240,7 @@ def test_the_widget_and_viewer_over_their_limit_show_a_page_not_json(app):
     assert viewer.status_code == 429 and viewer.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.system
 def test_api_docs_load_only_from_the_assistant_itself(app):
     pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
@@ -250,6 +260,7 @@ def test_api_docs_load_only_from_the_assistant_itself(app):
     assert not others, others  # Swagger UI came from a CDN, without SRI
 
 
+@pytest.mark.unit
 def test_staff_chat_names_and_titles_cannot_inject_markdown():
     markdown_it = pytest.importorskip("markdown_it")
     from assistant import Answer, Citation
@@ -271,6 +282,7 @@ def test_staff_chat_names_and_titles_cannot_inject_markdown():
     assert "<img" not in html, html  # a blank line used to end the HTML block: the rest was markdown
 
 
+@pytest.mark.unit
 def test_the_gap_report_never_shows_a_question_past_its_retention(tmp_path):
     log = QuestionLog(tmp_path / "q.sqlite3", retention_days=1)
     log.record(SCHOOL, "Can I use my phone?", "no", asked_at=time.time() - 2 * 86400)  # expired, not yet swept
@@ -318,6 +330,7 @@ def _document(n: int) -> tuple[str, list]:
     return "\n".join(lines), clauses
 
 
+@pytest.mark.unit
 def test_the_policy_viewer_renders_in_linear_work():
     work = []
     for n in (1_000, 4_000):
@@ -330,6 +343,7 @@ def test_the_policy_viewer_renders_in_linear_work():
     assert work[1] <= 5 * work[0], work
 
 
+@pytest.mark.system
 def test_a_lone_surrogate_in_the_staff_chat_is_stripped_not_a_traceback(app):
     port, log = app
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as c:
@@ -354,6 +368,7 @@ def test_a_lone_surrogate_in_the_staff_chat_is_stripped_not_a_traceback(app):
     assert "Traceback" not in log.read_text(errors="replace")
 
 
+@pytest.mark.system
 def test_an_open_staff_chat_heartbeat_does_not_hold_shutdown_forever(index_dir, tmp_path):
     port = free_port()
     env = app_env(ASSISTANT_SHUTDOWN_TIMEOUT="2")

@@ -20,10 +20,12 @@ def torch_embeddings() -> EnsembleEmbeddings:
     return EnsembleEmbeddings(backend="torch")
 
 
+@pytest.mark.integration
 def test_default_backend_is_onnx():
     assert shared_embeddings().backend == "onnx"
 
 
+@pytest.mark.integration
 def test_onnx_vectors_equal_sentence_transformers_on_policy_text(bot, torch_embeddings):
     clauses = [c.text for c in read_clauses(bot.generation)[:60]]
     questions = [json.loads(line)["question"] for line in (ROOT / "evals/banks/starter.jsonl").open()][:20]
@@ -35,6 +37,7 @@ def test_onnx_vectors_equal_sentence_transformers_on_policy_text(bot, torch_embe
         assert (onnx * reference).sum(axis=1).min() > 0.9999
 
 
+@pytest.mark.integration
 def test_switching_backend_keeps_every_citation(bot, torch_embeddings):
     """An IT lead can run either backend: the same question cites the same clauses."""
     torch_bot = Assistant(bot.generation, embeddings=torch_embeddings)
@@ -45,11 +48,13 @@ def test_switching_backend_keeps_every_citation(bot, torch_embeddings):
         assert ours == theirs, item["question"]
 
 
+@pytest.mark.unit
 def test_unknown_backend_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown embedding backend 'gpu'"):
         EnsembleEmbeddings(backend="gpu")
 
 
+@pytest.mark.integration
 def test_a_light_query_scores_clauses_by_the_first_model_alone(bot):
     """A follow-up's secondary query uses MiniLM only; its scores must be MiniLM's own cosines."""
     ensemble = shared_embeddings()

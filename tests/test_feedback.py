@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from server_helpers import create_app
 
 from assistant.feedback import FeedbackStore
 from assistant.question_log import WITHHELD, QuestionLog
 from assistant.school_bank import add_entry, bank_path, past_runs
-from assistant.web import WebSettings, create_app
+from assistant.web.settings import WebSettings
 from evals.metrics import load_bank
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,7 @@ def _ask(client, question=ITEM["question"], school=ITEM["school"]) -> dict:
     return response.json()
 
 
+@pytest.mark.integration
 def test_feedback_is_stored_redacted_with_the_answer_and_never_the_ip(client, tmp_path):
     answer = _ask(client, ITEM["question"] + " Email me at jo.bloggs@example.com")
     assert answer["answer_id"]
@@ -78,6 +80,7 @@ def test_feedback_is_stored_redacted_with_the_answer_and_never_the_ip(client, tm
     assert "Wrong part" in down["note"] and "07700" not in down["note"]
 
 
+@pytest.mark.integration
 def test_feedback_refuses_unknown_answers_bad_ratings_and_clauses_of_another_school(client, bot):
     answer = _ask(client)
     assert client.post("/api/feedback", json={"answer_id": "no-such-answer", "rating": "up"}).status_code == 404
@@ -91,6 +94,7 @@ def test_feedback_refuses_unknown_answers_bad_ratings_and_clauses_of_another_sch
     assert client.get("/api/clauses", params={"school": "no-such-school"}).status_code == 404
 
 
+@pytest.mark.integration
 def test_feedback_is_rate_limited_per_client(bot, index_dir, tmp_path, corpus_copy):
     with TestClient(_app(bot, index_dir, tmp_path, corpus_copy, rate_limit="3/minute")) as c:
         answer = _ask(c)
@@ -98,6 +102,7 @@ def test_feedback_is_rate_limited_per_client(bot, index_dir, tmp_path, corpus_co
     assert codes == [200, 200, 200, 429]
 
 
+@pytest.mark.integration
 def test_admin_page_has_a_school_picker_and_the_report(client, bot):
     answer = _ask(client)
     client.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": "down", "note": "not this"})
@@ -118,6 +123,7 @@ def test_admin_page_has_a_school_picker_and_the_report(client, bot):
     assert old.status_code == 303 and old.headers["location"] == "/admin/school"
 
 
+@pytest.mark.integration
 def test_bank_entry_from_a_logged_question_then_run_the_bank(client, corpus_copy, tmp_path, bot):
     answer = _ask(client)
     gold_clause = next(c for c in bot.clauses(ITEM["school"]) if ITEM["gold"][0].lower()[:40] in c.text.lower())
@@ -151,6 +157,7 @@ def test_bank_entry_from_a_logged_question_then_run_the_bank(client, corpus_copy
     assert page.count("<circle") == 4  # the trend chart: two runs, two lines
 
 
+@pytest.mark.unit
 def test_withheld_questions_and_notes_are_not_stored_or_banked(tmp_path, corpus_copy):
     log = QuestionLog(tmp_path / "q.sqlite3", store="clause")
     store = FeedbackStore(tmp_path / "f.sqlite3", log)
@@ -164,6 +171,7 @@ def test_withheld_questions_and_notes_are_not_stored_or_banked(tmp_path, corpus_
         store.add_feedback("missing", "up")
 
 
+@pytest.mark.unit
 def test_answers_follow_the_question_logs_retention_and_row_cap(tmp_path):
     log = QuestionLog(tmp_path / "q.sqlite3", retention_days=1, max_rows=3, store="redacted")
     store = FeedbackStore(tmp_path / "f.sqlite3", log, retention_days=1)
@@ -175,6 +183,7 @@ def test_answers_follow_the_question_logs_retention_and_row_cap(tmp_path):
     assert [store.answer(i) is not None for i in ids] == [False, False, True, True, True]
 
 
+@pytest.mark.unit
 def test_the_report_groups_most_asked_and_lists_not_covered_unsure_and_thumbs_down(tmp_path):
     store = FeedbackStore(tmp_path / "f.sqlite3", QuestionLog(tmp_path / "q.sqlite3", store="redacted"))
     for _ in range(3):

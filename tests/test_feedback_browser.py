@@ -25,6 +25,7 @@ STAFF_ITEM = next(i for i in STARTER if i["gold"] and not i["history"] and i["sc
 TOKEN = "admin-token-for-the-feedback-browser-test"
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]

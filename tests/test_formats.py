@@ -50,6 +50,7 @@ def _clauses(school_folder: Path):
     return school, out
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("fmt", ["docx", "html", "pdf"])
 def test_clauses_and_section_paths_match_the_text_version(format_corpora, fmt):
     """At least 95% of the text version's (section path, clause) pairs come out identically."""
@@ -67,6 +68,7 @@ def test_clauses_and_section_paths_match_the_text_version(format_corpora, fmt):
     assert same / total >= 0.95, f"{fmt}: only {same}/{total} clauses match the text version"
 
 
+@pytest.mark.system
 def test_pdf_clauses_carry_the_page_they_are_printed_on(format_corpora):
     import pdfplumber
 
@@ -85,6 +87,7 @@ def test_pdf_clauses_carry_the_page_they_are_printed_on(format_corpora):
     assert len({c.page for c in clauses}) > 3  # the last document's clauses span several pages
 
 
+@pytest.mark.system
 def test_docx_headings_lists_and_tables_become_chunker_markup(tmp_path):
     markdown = (
         "# Mobile Phone Policy\n\n## 1. Staff\n\n### Use in class\n\nStaff must not use phones in class.\n\n"
@@ -111,6 +114,7 @@ def test_docx_headings_lists_and_tables_become_chunker_markup(tmp_path):
     assert result.format == "docx" and result.page_starts is None
 
 
+@pytest.mark.unit
 def test_html_page_chrome_is_dropped_and_structure_kept(tmp_path):
     page = tmp_path / "policy.htm"
     page.write_text(
@@ -138,6 +142,7 @@ def test_html_page_chrome_is_dropped_and_structure_kept(tmp_path):
     assert result.title == "Online Safety Policy | Oak Primary"
 
 
+@pytest.mark.system
 def test_pdf_running_headers_footers_and_page_numbers_are_not_text(format_corpora, tmp_path):
     docx = format_corpora["docx"] / "glais" / "social-media-mobile-phones-photography-policy.docx"
     footer_docx = with_running_footer(docx, tmp_path / "glais-with-footer.docx", "Glais Primary School – Social Media Policy")
@@ -146,9 +151,10 @@ def test_pdf_running_headers_footers_and_page_numbers_are_not_text(format_corpor
     framed = extract(pdf)
     assert "Social Media Policy\n" not in framed.text and not re.search(r"^Page \d+$", framed.text, re.MULTILINE)
     assert framed.text == plain.text
-    assert len(framed.page_starts) == len(plain.page_starts) > 10
+    assert len(framed.page_starts) == len(plain.page_starts) > 1  # several pages: the footer repeats
 
 
+@pytest.mark.system
 def test_a_pdf_with_some_scanned_pages_is_read_and_the_pages_are_named(format_corpora, tmp_path):
     text_pdf = format_corpora["pdf"] / "st-michaels" / "ict-code-of-conduct.pdf"
     scan = scanned_pdf(text_pdf, tmp_path / "scan.pdf", pages=1)
@@ -162,6 +168,7 @@ def test_a_pdf_with_some_scanned_pages_is_read_and_the_pages_are_named(format_co
     )
 
 
+@pytest.mark.system
 def test_sniffing_judges_content_not_the_name(format_corpora):
     pdf = (format_corpora["pdf"] / "glais" / "social-media-mobile-phones-photography-policy.pdf").read_bytes()
     docx = (format_corpora["docx"] / "glais" / "social-media-mobile-phones-photography-policy.docx").read_bytes()
@@ -169,6 +176,7 @@ def test_sniffing_judges_content_not_the_name(format_corpora):
     assert [sniff(pdf), sniff(docx), sniff(html), sniff(b"Plain words.\n")] == ["pdf", "docx", "html", "text"]
 
 
+@pytest.mark.unit
 def test_text_in_legacy_and_utf16_encodings_is_decoded(tmp_path):
     words = "St Michael’s charges £5 for a lost charger – see the office.\n"
     cp1252 = tmp_path / "charges.txt"
@@ -181,6 +189,7 @@ def test_text_in_legacy_and_utf16_encodings_is_decoded(tmp_path):
     assert extract(utf16).text == words
 
 
+@pytest.mark.unit
 def test_unsupported_type_is_named(tmp_path):
     odt = tmp_path / "policy.odt"
     odt.write_bytes(b"PK\x03\x04")
@@ -233,14 +242,16 @@ def format_metrics(format_indexes, bot) -> dict[str, dict]:
     return results
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("fmt", ["pdf", "docx", "html"])
 def test_each_format_answers_the_bank_within_003_of_text(format_metrics, fmt):
     text, other = format_metrics["text"], format_metrics[fmt]
-    assert other["questions"] == text["questions"] >= 250
+    assert other["questions"] == text["questions"] == len(_bank())
     for key in ("hit_at_1", "verdict_acc"):
         assert abs(other[key] - text[key]) <= TOLERANCE, f"{fmt} {key} {other[key]} vs text {text[key]}"
 
 
+@pytest.mark.system
 def test_pdf_answers_cite_the_page_and_the_viewer_text_matches_offsets(format_indexes, format_corpora):
     import pdfplumber
 

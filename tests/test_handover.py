@@ -17,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app
+from server_helpers import create_app
 
 from assistant import Assistant, CorpusError
 from assistant.contacts import FALLBACK, NO_CONTACTS, handover_for, has_contact_details, read_contacts
 from assistant.indexing import build_index
 from assistant.loading import load_school
-from assistant.web import WebSettings, create_app
 from assistant.web.render import answer_html
+from assistant.web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -41,6 +42,7 @@ def contacts(school: str = SCHOOL):
 # --- school.toml --------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_every_seed_school_lists_example_office_and_dsl_contacts():
     for folder in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
         found = read_contacts(folder / "school.toml")
@@ -53,6 +55,7 @@ def test_every_seed_school_lists_example_office_and_dsl_contacts():
         assert "EXAMPLE VALUES" in (folder / "school.toml").read_text(encoding="utf-8")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("table", "key", "value"),
     [
@@ -79,6 +82,7 @@ def test_a_bad_contact_is_refused_at_load_naming_the_file_and_key(corpus_copy, t
     assert "school.toml" in message and f"contacts.{table}.{key}" in message, message
 
 
+@pytest.mark.unit
 def test_an_unknown_contact_table_is_refused(corpus_copy):
     meta = corpus_copy / SCHOOL / "school.toml"
     meta.write_text(meta.read_text(encoding="utf-8") + '\n[contacts.head]\nemail = "head@glais.example"\n', encoding="utf-8")
@@ -95,6 +99,7 @@ def _toml(value) -> str:
 # --- answers ------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_not_covered_answer_ends_with_the_school_office_contact(bot):
     answer = bot.ask(NOT_COVERED, SCHOOL, "parent")
     assert answer.verdict == "not_covered"
@@ -107,6 +112,7 @@ def test_a_not_covered_answer_ends_with_the_school_office_contact(bot):
     assert page.rindex("pa-handover") > page.index("pa-text"), "the contact ends the answer"
 
 
+@pytest.mark.integration
 def test_an_unsure_answer_hands_over_too_and_a_confident_one_does_not(bot):
     from dataclasses import replace
 
@@ -119,6 +125,7 @@ def test_an_unsure_answer_hands_over_too_and_a_confident_one_does_not(bot):
     assert 'href="mailto:' in answer_html(unsure, bot.school_name(SCHOOL))
 
 
+@pytest.mark.integration
 def test_a_school_without_contacts_is_told_to_ask_the_school_office(tmp_path, bot):
     corpus = tmp_path / "corpus"
     shutil.copytree(CORPUS / SCHOOL, corpus / SCHOOL)
@@ -137,6 +144,7 @@ def test_a_school_without_contacts_is_told_to_ask_the_school_office(tmp_path, bo
     assert own.ask(NOT_COVERED, SCHOOL, "parent").handover.office["email"] == contacts().office.email
 
 
+@pytest.mark.integration
 def test_a_question_with_contact_details_is_told_nobody_replies_here(bot):
     answer = bot.ask(COVERED + " Please call me back on 07700 900123.", SCHOOL, "parent")
     assert answer.handover is not None and answer.handover.contact_details
@@ -145,6 +153,7 @@ def test_a_question_with_contact_details_is_told_nobody_replies_here(bot):
     assert has_contact_details("email me at jo.bloggs@example.com") and not has_contact_details("my child is in year 10, born 2014")
 
 
+@pytest.mark.unit
 def test_the_handover_names_no_contact_a_school_does_not_give():
     handover = handover_for(NO_CONTACTS, "not_covered", "")
     assert handover.office is None and handover.dsl is None and handover.message == FALLBACK
@@ -161,6 +170,7 @@ def server(index_dir, bot, tmp_path_factory):
         yield base, log
 
 
+@pytest.mark.system
 def test_api_ask_returns_the_handover_field(server):
     base, _ = server
     office, dsl = contacts().office, contacts().dsl
@@ -181,6 +191,7 @@ def test_api_ask_returns_the_handover_field(server):
     assert "handover" in schema["AskResponse"]["properties"] and "dsl" in schema["HandoverOut"]["properties"]
 
 
+@pytest.mark.system
 def test_the_question_log_flags_safeguarding_rows_for_the_dsl_and_keeps_them_redacted(server):
     base, log = server
     question = "A man online keeps asking my 10 year old for photos, my email is jo.bloggs@example.com"
@@ -196,6 +207,7 @@ def test_the_question_log_flags_safeguarding_rows_for_the_dsl_and_keeps_them_red
 # --- the widget in Chromium ---------------------------------------------------------------
 
 
+@pytest.mark.system
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
 def test_widget_shows_the_dsl_for_a_safeguarding_question_and_the_office_for_a_not_covered_one(server):

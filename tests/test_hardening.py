@@ -17,9 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from server_helpers import create_app
 
 from assistant.indexing import build_index
-from assistant.web import WebSettings, create_app
+from assistant.web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "Can I post sports day videos?"
@@ -60,6 +61,7 @@ def fields_of(response) -> list[str]:
 # --- input limits ----------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("request_body", "field"),
     [
@@ -82,18 +84,22 @@ def test_invalid_fields_are_422_naming_the_field(client, request_body, field):
     assert field in response.json()["message"]
 
 
+@pytest.mark.integration
 def test_control_characters_are_stripped_before_answering(client):
     clean = client.post("/api/ask", json=body()).json()
     dirty = client.post("/api/ask", json=body(question="Can I post\x00 sports\u202e day\x1b videos?\u200b")).json()
+    assert clean["citations"], clean  # a not_covered pair would compare two empty lists
     assert dirty["verdict"] == clean["verdict"]
     assert [c["clause_id"] for c in dirty["citations"]] == [c["clause_id"] for c in clean["citations"]]
 
 
+@pytest.mark.integration
 def test_a_body_that_is_not_utf8_is_422_naming_the_body(client):
     response = client.post("/api/ask", content=b"\xff\xfe\x02\x80", headers={"Content-Type": "application/json"})
     assert response.status_code == 422 and fields_of(response) == ["body"]
 
 
+@pytest.mark.integration
 def test_a_huge_body_is_refused_with_413_before_it_is_read(client):
     response = client.post("/api/ask", content=json.dumps(body(question="x" * 400_000)), headers={"Content-Type": "application/json"})
     assert response.status_code == 413
@@ -103,6 +109,7 @@ def test_a_huge_body_is_refused_with_413_before_it_is_read(client):
 # --- rate limits -----------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_rate_limit_answers_429_with_retry_after_and_counts_pages_separately(index_dir, bot, tmp_path):
     web = WebSettings(index_dir=index_dir, reload_interval=0, rate_limit="3/minute", question_log=str(tmp_path / "q.sqlite3"))
     with TestClient(create_app(web, assistant=bot)) as c:
@@ -117,10 +124,12 @@ def test_rate_limit_answers_429_with_retry_after_and_counts_pages_separately(ind
         assert [c.get("/widget?school=glais").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
+@pytest.mark.integration
 def test_rate_limit_off_lets_a_client_ask_many_questions(client):
     assert {client.post("/api/search", json=body(k=1)).status_code for _ in range(40)} == {200}
 
 
+@pytest.mark.unit
 def test_a_malformed_rate_limit_setting_is_refused_with_its_notation():
     with pytest.raises(ValueError, match="not a rate like 30/minute"):
         WebSettings(rate_limit="thirty a minute")
@@ -153,6 +162,7 @@ def assert_no_internals(text: str) -> None:
         assert leak not in text, text
 
 
+@pytest.mark.integration
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(payload=bodies, endpoint=st.sampled_from(["/api/ask", "/api/search"]))
 def test_arbitrary_json_gets_a_clear_4xx_never_a_500_or_a_traceback(client, payload, endpoint):
@@ -161,6 +171,7 @@ def test_arbitrary_json_gets_a_clear_4xx_never_a_500_or_a_traceback(client, payl
     assert_no_internals(response.text)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
     [
@@ -183,6 +194,7 @@ def test_odd_requests_never_show_internals(client, method, path, kwargs):
 # --- each school only on its own site ---------------------------------------------------
 
 
+@pytest.mark.integration
 def test_widget_may_be_framed_only_by_its_own_schools_sites(client):
     glais = client.get("/widget?school=glais").headers["content-security-policy"]
     michaels = client.get("/widget?school=st-michaels").headers["content-security-policy"]
@@ -191,6 +203,7 @@ def test_widget_may_be_framed_only_by_its_own_schools_sites(client):
     assert "frame-ancestors 'self'" in client.get("/widget?school=nowhere").headers["content-security-policy"]
 
 
+@pytest.mark.integration
 def test_cors_preflight_allows_exactly_the_schools_sites(client):
     def preflight(origin, query=""):
         headers = {"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
@@ -206,6 +219,7 @@ def test_cors_preflight_allows_exactly_the_schools_sites(client):
     assert preflight(GLAIS_SITE, "?school=st-michaels").status_code == 403
 
 
+@pytest.mark.integration
 def test_one_schools_site_cannot_ask_about_another_school(client):
     own = client.post("/api/ask", json=body(), headers={"Origin": GLAIS_SITE})
     assert own.status_code == 200 and own.headers["access-control-allow-origin"] == GLAIS_SITE
@@ -219,6 +233,7 @@ def test_one_schools_site_cannot_ask_about_another_school(client):
     assert client.post("/api/ask", json=body(school="st-michaels"), headers={"Origin": "http://testserver"}).status_code == 200
 
 
+@pytest.mark.integration
 def test_deployment_origins_add_to_every_school_and_star_overrides(index_dir, bot, tmp_path):
     portal = "https://portal.trust.example"
     extra = WebSettings(index_dir=index_dir, reload_interval=0, widget_origins=portal, question_log="off")
@@ -242,6 +257,7 @@ def own_corpus_index(tmp_path_factory) -> tuple[Path, Path]:
     return corpus, index
 
 
+@pytest.mark.integration
 def test_origins_are_read_from_school_toml_live_and_a_school_without_a_list_may_be_embedded_anywhere(own_corpus_index):
     corpus, index = own_corpus_index
     web = WebSettings(index_dir=index, reload_interval=0, widget_origins="", question_log="off")
@@ -262,6 +278,7 @@ def test_origins_are_read_from_school_toml_live_and_a_school_without_a_list_may_
 # --- admin token -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_admin_endpoints_need_the_token(client):
     assert client.get("/admin/report?school=glais").status_code == 401
     wrong = client.get("/admin/report?school=glais", headers={"Authorization": "Bearer not-the-token-at-all"})
@@ -276,6 +293,7 @@ def test_admin_endpoints_need_the_token(client):
     assert client.get("/admin/report?school=nowhere", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
 
 
+@pytest.mark.integration
 def test_admin_endpoints_are_off_without_a_token(index_dir, bot):
     web = WebSettings(index_dir=index_dir, reload_interval=0, question_log="off", admin_token="")
     with TestClient(create_app(web, assistant=bot)) as c:
@@ -288,6 +306,7 @@ def test_admin_endpoints_are_off_without_a_token(index_dir, bot):
     assert "/admin" not in json.dumps(TestClient(create_app(web, assistant=bot)).get("/openapi.json").json()["paths"])
 
 
+@pytest.mark.integration
 def test_admin_reload_serves_a_new_ingest_at_once(own_corpus_index):
     corpus, index = own_corpus_index
     web = WebSettings(index_dir=index, reload_interval=0, question_log="off", admin_token=TOKEN)

@@ -19,6 +19,7 @@ from assistant.indexing import build_index
 from assistant.web import WebSettings, create_app
 
 pytestmark = [
+    pytest.mark.system,
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]

@@ -235,6 +235,7 @@ def extract_in_child(path: Path, timeout: float = 180) -> tuple[dict, float]:
     return json.loads(lines[-1]), time.monotonic() - started
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("name", list(BOMBS))
 def test_a_bomb_is_refused_naming_the_file_and_the_limit_in_bounded_memory(name, tmp_path):
     build, file_name, expected = BOMBS[name]
@@ -251,6 +252,7 @@ def test_a_bomb_is_refused_naming_the_file_and_the_limit_in_bounded_memory(name,
     assert rss_mb < BOUNDED_RSS_MB, f"{name}: reading it took {rss_mb:,.0f} MB"
 
 
+@pytest.mark.system
 def test_real_policies_are_far_below_every_limit(tmp_path):
     """The limits leave room: a Word document of 20,000 varied paragraphs (~200 pages) still reads."""
     path = docx(
@@ -260,6 +262,7 @@ def test_real_policies_are_far_below_every_limit(tmp_path):
     assert answer.get("ok", 0) > 1_000_000, answer
 
 
+@pytest.mark.integration
 def test_ingest_names_each_bomb_and_its_limit_and_allow_partial_serves_the_rest(tmp_path, corpus_copy, index_dir, capsys):
     """The real ingest CLI: each bomb is a bad file like any other, reported by name with the limit."""
     import shutil

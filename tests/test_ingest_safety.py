@@ -23,6 +23,7 @@ import pytest
 from policy_fixtures import cached_format_corpora, encrypted_pdf, legacy_text, scanned_pdf, truncated
 
 from assistant import Assistant
+from assistant.config import get_settings
 from assistant.indexing import IngestBusyError, build_index, current_generation, ingest_lock, read_clauses, read_manifest
 from assistant.ingest_cli import main
 from assistant.loading import dates_from_text
@@ -123,6 +124,7 @@ def _over_default_limit(folder: Path, sources, tmp: Path) -> Path:
 
 def _over_configured_limit(folder: Path, sources, tmp: Path) -> Path:
     os.environ["ASSISTANT_MAX_FILE_MB"] = "0.04"  # restored by the test
+    get_settings.cache_clear()
     path = folder / "staff-code.pdf"
     shutil.copyfile(st_michaels_pdf(sources), path)
     return path
@@ -141,6 +143,7 @@ BAD_FILES = {
 }
 
 
+@pytest.mark.system
 @pytest.mark.parametrize("case", list(BAD_FILES))
 def test_bad_file_is_named_with_its_reason_and_the_served_index_is_untouched(
     case, corpus_copy, served, sources, tmp_path, capsys, monkeypatch
@@ -162,6 +165,7 @@ def test_bad_file_is_named_with_its_reason_and_the_served_index_is_untouched(
     assert not [p for p in served.glob("gen-*") if not (p / "manifest.json").exists()]
 
 
+@pytest.mark.system
 def test_a_scanned_pdf_indexes_no_blank_clauses_even_with_allow_partial(corpus_copy, served, sources, capsys):
     scanned_pdf(st_michaels_pdf(sources), corpus_copy / "glais" / "photo-consent.pdf")
     code, _, err = ingest(capsys, str(corpus_copy), "--index-dir", str(served), "--allow-partial")
@@ -172,6 +176,7 @@ def test_a_scanned_pdf_indexes_no_blank_clauses_even_with_allow_partial(corpus_c
     assert all(c.text.strip() for c in bot.clauses("glais"))
 
 
+@pytest.mark.integration
 def test_text_in_a_legacy_encoding_is_detected_and_served_correctly(corpus_copy, served, capsys):
     seed = (CORPUS / "st-michaels" / "ict-code-of-conduct.txt").read_text(encoding="utf-8")
     legacy_text(
@@ -236,6 +241,7 @@ LINKS = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", list(LINKS))
 def test_a_symbolic_link_is_refused_by_name_and_allow_partial_serves_the_rest(case, corpus_copy, served, tmp_path, capsys):
     """Issue 17 item 7: ``ln -s /etc/passwd corpus/glais/passwd.txt`` was ingested and published."""
@@ -263,6 +269,7 @@ def test_a_symbolic_link_is_refused_by_name_and_allow_partial_serves_the_rest(ca
     assert {c.school for c in clauses if "Parents must not, however, post photographs" in c.text} == {"st-michaels"}
 
 
+@pytest.mark.integration
 def test_a_file_name_that_is_not_utf8_is_named_escaped_and_allow_partial_serves_the_rest(corpus_copy, served, capsys):
     """Issue 17 item 10: b"caf\\xe9.txt" crashed ingest in `clause_id_for` with a traceback naming no file."""
     bad = corpus_copy / "glais" / os.fsdecode(b"caf\xe9.txt")
@@ -294,6 +301,7 @@ def test_a_file_name_that_is_not_utf8_is_named_escaped_and_allow_partial_serves_
 # --- --allow-partial ------------------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_allow_partial_serves_the_good_files_and_keeps_the_previous_version_of_a_bad_one(corpus_copy, served, sources, capsys):
     """St Michael's "updates" its policy to a password-protected PDF; Glais adds a new policy."""
     (corpus_copy / "st-michaels" / "ict-code-of-conduct.txt").unlink()
@@ -328,6 +336,7 @@ def test_allow_partial_serves_the_good_files_and_keeps_the_previous_version_of_a
 # --- managing one document -----------------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_school_path_adds_a_pdf_and_reads_its_title_and_pages(corpus_copy, served, sources, tmp_path, capsys):
     upload = tmp_path / "ICT Code (2024).pdf"
     shutil.copyfile(st_michaels_pdf(sources), upload)
@@ -342,6 +351,7 @@ def test_school_path_adds_a_pdf_and_reads_its_title_and_pages(corpus_copy, serve
     assert clauses and all(c.page is not None for c in clauses)
 
 
+@pytest.mark.system
 def test_school_path_replaces_a_document_of_another_format_and_remove_takes_it_out(corpus_copy, served, sources, tmp_path, capsys):
     upload = tmp_path / "ict-code-of-conduct.docx"
     shutil.copyfile(sources["docx"] / "st-michaels" / "ict-code-of-conduct.docx", upload)
@@ -366,6 +376,7 @@ def test_school_path_replaces_a_document_of_another_format_and_remove_takes_it_o
     assert code == 1 and "only document" in err
 
 
+@pytest.mark.system
 def test_a_bad_upload_changes_neither_corpus_nor_index(corpus_copy, served, sources, tmp_path, capsys):
     upload = encrypted_pdf(st_michaels_pdf(sources), tmp_path / "ict-code-of-conduct.pdf")
     listing = sorted(p.name for p in (corpus_copy / "st-michaels").iterdir())
@@ -377,6 +388,7 @@ def test_a_bad_upload_changes_neither_corpus_nor_index(corpus_copy, served, sour
     assert snapshot(served) == before
 
 
+@pytest.mark.system
 def test_an_upload_is_rolled_back_when_another_file_fails(corpus_copy, served, sources, tmp_path, capsys):
     (corpus_copy / "glais" / "broken.docx").write_bytes(b"")
     upload = tmp_path / "ict-code-of-conduct.pdf"
@@ -389,6 +401,7 @@ def test_an_upload_is_rolled_back_when_another_file_fails(corpus_copy, served, s
     assert snapshot(served) == before
 
 
+@pytest.mark.system
 def test_a_new_school_needs_a_name_and_is_then_created(corpus_copy, served, sources, tmp_path, capsys):
     upload = tmp_path / "online-safety.html"
     shutil.copyfile(sources["html"] / "shirley-warren" / "ict-use-policy.html", upload)
@@ -401,6 +414,7 @@ def test_a_new_school_needs_a_name_and_is_then_created(corpus_copy, served, sour
     assert Assistant.load(served).school_name("oak-primary") == 'Oak "Acorns" Primary'
 
 
+@pytest.mark.integration
 def test_list_shows_schools_documents_clause_counts_and_dates(served, capsys):
     code = main(["--list", "--index-dir", str(served)])
     out = capsys.readouterr().out
@@ -413,6 +427,7 @@ def test_list_shows_schools_documents_clause_counts_and_dates(served, capsys):
     assert re.search(r"acceptable-use-policy-ict-social-media +text +\d+ +2017-11-21 +2016-11 +2018-11 \(overdue\)", out)
 
 
+@pytest.mark.unit
 def test_list_without_an_index_says_how_to_build_one(tmp_path, capsys):
     assert main(["--list", "--index-dir", str(tmp_path / "none")]) == 1
     assert "build it with `python ingest.py`" in capsys.readouterr().err
@@ -439,6 +454,7 @@ class CountingEmbeddings:
         return self.inner.embed_query(text)
 
 
+@pytest.mark.integration
 def test_unchanged_documents_are_not_re_embedded(corpus_copy, served):
     counter = CountingEmbeddings()
     report = build_index(corpus_copy, served, embeddings=counter)
@@ -456,6 +472,7 @@ def test_unchanged_documents_are_not_re_embedded(corpus_copy, served):
     assert {c.status for c in report.documents if c.document != path.stem} == {"unchanged"}
 
 
+@pytest.mark.integration
 def test_a_second_ingest_waits_its_turn(corpus_copy, served, capsys):
     with ingest_lock(served):
         with pytest.raises(IngestBusyError, match="another ingest is running"):
@@ -464,6 +481,7 @@ def test_a_second_ingest_waits_its_turn(corpus_copy, served, capsys):
     assert code == 1 and "another ingest is running" in err
 
 
+@pytest.mark.system
 def test_kill_9_mid_ingest_leaves_the_old_index_serving(corpus_copy, served, capsys):
     """A real ``python ingest.py`` is killed with SIGKILL while it embeds a revised corpus."""
     old_generation = current_generation(served).name
@@ -532,6 +550,7 @@ def test_kill_9_mid_ingest_leaves_the_old_index_serving(corpus_copy, served, cap
 # --- document metadata and review notes --------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -550,6 +569,7 @@ def test_dates_the_document_states_about_itself(text, expected):
     assert dates_from_text(text) == expected
 
 
+@pytest.mark.integration
 def test_an_answer_citing_an_overdue_policy_says_so(bot):
     answer = bot.ask("Can I go on social media at school?", school="beaudesert-park", audience="pupil")
     assert answer.citations and answer.citations[0].document == "acceptable-use-policy-ict-social-media"
@@ -558,6 +578,7 @@ def test_an_answer_citing_an_overdue_policy_says_so(bot):
     assert not any("due for review" in n for n in current.notes)
 
 
+@pytest.mark.integration
 def test_review_date_is_read_from_the_document_when_the_metadata_file_has_none(corpus_copy, served):
     toml = corpus_copy / "beaudesert-park" / "school.toml"
     toml.write_text('name = "Beaudesert Park School"\n', encoding="utf-8")
@@ -569,6 +590,7 @@ def test_review_date_is_read_from_the_document_when_the_metadata_file_has_none(c
     assert any("due for review in November 2018" in n for n in answer.notes)
 
 
+@pytest.mark.integration
 def test_metadata_file_wins_over_the_document_and_the_disagreement_is_noted(corpus_copy, served):
     toml = corpus_copy / "beaudesert-park" / "school.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace('next_review = "2018-11"', 'next_review = "2027-11"'), encoding="utf-8")

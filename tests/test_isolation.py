@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from assistant import AUDIENCES
 from assistant.indexing import read_clauses
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_CHARS = 1000
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

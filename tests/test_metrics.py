@@ -85,6 +85,7 @@ def outcomes() -> list[Outcome]:
     ]
 
 
+@pytest.mark.unit
 def test_retrieval_and_answer_metrics(outcomes):
     m = score(outcomes).metrics
     assert m["questions"] == 6 and m["answerable"] == 4
@@ -94,6 +95,7 @@ def test_retrieval_and_answer_metrics(outcomes):
     assert m["verdict_acc"] == 0.5  # q1, q4, q6 of all six
 
 
+@pytest.mark.unit
 def test_abstention_metrics(outcomes):
     m = score(outcomes).metrics
     # answered not_covered: q2, q3, q4; should have: q4, q5; both: q4
@@ -102,11 +104,13 @@ def test_abstention_metrics(outcomes):
     assert m["abstain_f1"] == pytest.approx(0.4, abs=1e-4)
 
 
+@pytest.mark.unit
 def test_cross_school_citations_count_the_top_five_and_the_citations(outcomes):
     # q2's 2nd result and q5's citation are glais; q3's glais result is 6th, so not counted
     assert score(outcomes).metrics["cross_school_citations"] == 2
 
 
+@pytest.mark.unit
 def test_cited_length_and_latency_percentiles(outcomes):
     m = score(outcomes).metrics
     assert m["median_cited_chars"] == 60  # first citations of q1, q5, q6: 100, 40, 60 characters
@@ -115,6 +119,7 @@ def test_cited_length_and_latency_percentiles(outcomes):
     assert m["ask_p95_ms"] == 875.0
 
 
+@pytest.mark.unit
 def test_per_school_rows_and_misses(outcomes):
     scores = score(outcomes)
     assert scores.per_school == {
@@ -130,6 +135,7 @@ def test_per_school_rows_and_misses(outcomes):
     assert misses["q5"]["expected_verdict"] == ["not_covered"] and misses["q5"]["verdict"] == "info"
 
 
+@pytest.mark.unit
 def test_a_bank_without_not_covered_items_has_no_abstention_scores():
     answered = [Outcome(item("a", "glais", ["no"], [G1]), [G1], ["glais"], "no", [G1], ["glais"], 10.0)]
     m = score(answered).metrics
@@ -144,6 +150,7 @@ def test_a_bank_without_not_covered_items_has_no_abstention_scores():
 # --- gold matching ---------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     [
@@ -159,6 +166,7 @@ def test_cites_gold_ignores_case_whitespace_and_markdown(text):
     assert cites_gold(text, ("staff must never add pupils",))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     [
@@ -171,6 +179,7 @@ def test_cites_gold_needs_the_whole_quote(text):
     assert not cites_gold(text, ("Staff must never add pupils",))
 
 
+@pytest.mark.unit
 def test_cites_gold_accepts_any_of_several_quotes_and_none_for_no_quotes():
     assert cites_gold("Parents should not post malicious comments.", ("staff must never", "parents should NOT post"))
     assert not cites_gold("Parents should not post malicious comments.", ())
@@ -189,6 +198,7 @@ GOOD = {
 }
 
 
+@pytest.mark.unit
 def test_load_bank_reads_every_field(tmp_path):
     bank = tmp_path / "bank.jsonl"
     follow_up = {**GOOD, "id": "t2", "question": "what about parents?", "history": ["Can I add pupils as friends?"]}
@@ -202,6 +212,7 @@ def test_load_bank_reads_every_field(tmp_path):
     assert items[0].answerable and not items[0].expects_abstention
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("bad", "why"),
     [
@@ -291,6 +302,7 @@ REQUIRED_KEYS = {
 }
 
 
+@pytest.mark.integration
 def test_evals_run_writes_every_metric_for_a_small_bank(tmp_path, index_dir):
     bank = tmp_path / "six.jsonl"
     bank.write_text("".join(json.dumps(d) + "\n" for d in RUN_BANK), encoding="utf-8")

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import app_env, free_port, start_app, stop, wait_healthy
+from server_helpers import app_env, create_app, free_port, start_app, stop, wait_healthy
 
 from assistant.cli import main as cli_main
 from assistant.question_log import WITHHELD, QuestionLog
 from assistant.redaction import redact
-from assistant.web import WebSettings, create_app
+from assistant.web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "question-log-admin-token-42"
@@ -28,6 +28,7 @@ DAY = 86400
 # --- redaction ---------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "gone", "placeholder"),
     [
@@ -75,12 +76,14 @@ def test_personal_data_is_replaced_by_placeholders(text, gone, placeholder):
         assert piece not in clean, clean
 
 
+@pytest.mark.unit
 def test_everyday_policy_questions_are_left_as_asked():
     bank = [json.loads(line)["question"] for line in (ROOT / "evals" / "banks" / "starter.jsonl").read_text().splitlines() if line.strip()]
     changed = [q for q in bank if redact(q) != q]
     assert changed == [], changed
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("question", "secrets"),
     [
@@ -103,21 +106,19 @@ def test_a_question_that_may_still_name_someone_is_not_stored_as_text(tmp_path, 
         assert secret.encode() not in raw
 
 
+@pytest.mark.unit
 def test_no_question_of_the_evaluation_banks_is_withheld_by_the_name_check():
     # The banks hold 311 questions as people type them and name nobody: the check must leave them for the report.
     from assistant.redaction import possible_names
 
-    bank = [
-        json.loads(line)["question"]
-        for path in (ROOT / "evals" / "banks").glob("*.jsonl")
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-    assert len(bank) >= 300
+    paths = sorted((ROOT / "evals" / "banks").glob("*.jsonl"))
+    assert [path.name for path in paths] == ["holdout.jsonl", "policy_bank.jsonl", "starter.jsonl"]
+    bank = [json.loads(line)["question"] for path in paths for line in path.read_text().splitlines() if line.strip()]
     flagged = {q: possible_names(redact(q)) for q in bank if possible_names(redact(q))}
     assert flagged == {}
 
 
+@pytest.mark.unit
 def test_the_store_setting_keeps_the_clause_only_or_every_redacted_question(tmp_path):
     clause_only = QuestionLog(tmp_path / "a.sqlite3", store="clause")
     clause_only.record("glais", "Can I post sports day videos?", "conditional", "parent", "c2")
@@ -135,6 +136,7 @@ def test_the_store_setting_keeps_the_clause_only_or_every_redacted_question(tmp_
 # --- the log -------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_log_stores_redacted_questions_only_and_purges_old_ones(tmp_path):
     path = tmp_path / "q.sqlite3"
     log = QuestionLog(path, retention_days=90)
@@ -155,6 +157,7 @@ def test_log_stores_redacted_questions_only_and_purges_old_ones(tmp_path):
     old.close()
 
 
+@pytest.mark.unit
 def test_report_lists_the_most_asked_and_the_not_covered(tmp_path):
     log = QuestionLog(tmp_path / "q.sqlite3")
     for _ in range(3):
@@ -177,6 +180,7 @@ def test_report_lists_the_most_asked_and_the_not_covered(tmp_path):
 # --- through the API, the admin page and the CLI ------------------------------------------
 
 
+@pytest.mark.integration
 def test_asked_questions_reach_the_report_redacted_and_without_the_client_address(index_dir, bot, tmp_path, capsys):
     path = tmp_path / "data" / "questions.sqlite3"
     web = WebSettings(index_dir=index_dir, reload_interval=0, question_log=str(path), admin_token=TOKEN, rate_limit="off")
@@ -206,6 +210,7 @@ def test_asked_questions_reach_the_report_redacted_and_without_the_client_addres
     assert "no question log" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_question_log_off_writes_nothing(index_dir, bot, tmp_path):
     web = WebSettings(index_dir=tmp_path / "index", reload_interval=0, question_log="off")
     with TestClient(create_app(web, assistant=bot)) as c:
@@ -217,6 +222,7 @@ def test_question_log_off_writes_nothing(index_dir, bot, tmp_path):
 # --- durability: kill -9 loses no acknowledged question ------------------------------------
 
 
+@pytest.mark.system
 def test_acknowledged_questions_survive_kill_9_of_the_server(index_dir, tmp_path):
     path = tmp_path / "questions.sqlite3"
     port = free_port()

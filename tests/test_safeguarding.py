@@ -44,6 +44,7 @@ LOOK_ALIKES = [
 # --- the committed detector ---------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_committed_detector_meets_the_target_on_the_held_out_questions():
     detector = SafeguardingDetector.load()
     rows = read_rows(TEST)
@@ -57,11 +58,13 @@ def test_the_committed_detector_meets_the_target_on_the_held_out_questions():
     }
 
 
+@pytest.mark.unit
 def test_the_committed_data_is_what_the_detector_was_trained_and_measured_on():
     assert file_hash(TRAIN) == MANIFEST["train_sha256"], "train.jsonl changed: run `python -m training.safeguarding`"
     assert file_hash(TEST) == MANIFEST["test_sha256"], "test.jsonl changed: run `python -m training.safeguarding`"
 
 
+@pytest.mark.unit
 def test_the_training_data_has_hundreds_of_each_kind_and_the_held_out_set_is_separate():
     train, test = read_rows(TRAIN), read_rows(TEST)
     assert sum(r["label"] for r in train) >= 300 and sum(1 - r["label"] for r in train) >= 300
@@ -73,6 +76,7 @@ def test_the_training_data_has_hundreds_of_each_kind_and_the_held_out_set_is_sep
     assert not {key(r["text"]) for r in train} & {key(r["text"]) for r in test}
 
 
+@pytest.mark.unit
 def test_the_threshold_is_the_highest_that_keeps_the_recall():
     y = np.array([1, 1, 1, 1, 0, 0])
     prob = np.array([0.9, 0.8, 0.6, 0.3, 0.7, 0.1])
@@ -80,6 +84,7 @@ def test_the_threshold_is_the_highest_that_keeps_the_recall():
     assert metrics(y, prob, 0.6) == {"precision": 0.75, "recall": 0.75, "f1": 0.75, "tp": 3, "fp": 1, "fn": 1, "tn": 1}
 
 
+@pytest.mark.unit
 def test_ngram_features_are_a_unit_vector_of_hashed_buckets_that_catch_typos():
     index, values = ngram_features("Pupil keeps DMin me on insta")
     assert index.min() >= 0 and index.max() < NGRAM_BUCKETS
@@ -92,6 +97,7 @@ def test_ngram_features_are_a_unit_vector_of_hashed_buckets_that_catch_typos():
 # --- the assistant ------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("school", "audience", "question"), CONCERNS)
 def test_a_safeguarding_question_starts_with_the_dsl_and_is_never_not_covered(bot, school, audience, question):
     answer = bot.ask(question, school, audience)
@@ -102,6 +108,7 @@ def test_a_safeguarding_question_starts_with_the_dsl_and_is_never_not_covered(bo
     assert answer.handover.reason == "safeguarding" and answer.handover.dsl == dsl.to_dict()
 
 
+@pytest.mark.integration
 def test_the_policys_clause_follows_the_message_when_retrieval_finds_one(bot):
     school, audience, question = CONCERNS[0]
     answer = bot.ask(question, school, audience)
@@ -111,6 +118,7 @@ def test_the_policys_clause_follows_the_message_when_retrieval_finds_one(bot):
     assert answer.citations[0].document_title in rest
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("school", "audience", "question"), LOOK_ALIKES)
 def test_look_alike_questions_are_answered_as_before(bot, school, audience, question):
     answer = bot.ask(question, school, audience)
@@ -122,6 +130,7 @@ def test_look_alike_questions_are_answered_as_before(bot, school, audience, ques
 # --- the question log flag ----------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_the_question_log_flags_rows_for_the_dsl_and_adds_the_flag_to_an_older_log(tmp_path):
     path = tmp_path / "questions.sqlite3"
     with sqlite3.connect(path) as db:  # a log written before issue 18, without the column

@@ -14,6 +14,8 @@ from assistant.loading import load_corpus
 from assistant.school_bank import add_entry, bank_path, compare_after_ingest, past_runs, run_bank, runs_path
 from evals.metrics import load_bank
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = [
     json.loads(line) for line in (ROOT / "evals" / "banks" / "starter.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()

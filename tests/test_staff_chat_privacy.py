@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 from browser_helpers import serve_app
-from server_helpers import STAFF_PASSWORD, sign_in, staff_client
+from server_helpers import STAFF_PASSWORD, create_app, sign_in, staff_client
 
 from assistant.question_log import WITHHELD, QuestionLog
-from assistant.web import WebSettings, create_app
+from assistant.web.settings import WebSettings
 from assistant.web.staff_auth import STAFF_COOKIE, StaffSignIn, resolve_staff_password
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,7 @@ def limited_app(index_dir, bot, log_path):
 # --- item 2: sign-in ------------------------------------------------------------------------------
 
 
+@pytest.mark.system
 def test_every_gradio_endpoint_needs_sign_in_and_the_public_ones_do_not(limited_app):
     base = limited_app
     with httpx.Client(base_url=base, timeout=60) as anonymous:
@@ -106,6 +107,7 @@ def test_every_gradio_endpoint_needs_sign_in_and_the_public_ones_do_not(limited_
         assert out.status_code == 303 and anonymous.get("/config").status_code == 401
 
 
+@pytest.mark.system
 def test_sign_in_attempts_are_rate_limited(limited_app):
     with httpx.Client(base_url=limited_app, timeout=60) as guesser:
         codes = [guesser.post("/staff/sign-in", data={"password": f"guess-{n}"}).status_code for n in range(5)]
@@ -114,6 +116,7 @@ def test_sign_in_attempts_are_rate_limited(limited_app):
         assert guesser.post("/staff/sign-in", data={"password": STAFF_PASSWORD}).status_code == 429
 
 
+@pytest.mark.unit
 def test_sessions_expire_and_end_when_the_password_changes():
     now = [1_000_000.0]
     staff = StaffSignIn("a-staff-password-1", session_hours=1, clock=lambda: now[0])
@@ -124,6 +127,7 @@ def test_sessions_expire_and_end_when_the_password_changes():
     assert not staff.valid(token)
 
 
+@pytest.mark.unit
 def test_without_a_configured_password_one_is_generated_once_and_kept_private(tmp_path):
     index = tmp_path / "index"
     first, path = resolve_staff_password(None, index)
@@ -139,6 +143,7 @@ def test_without_a_configured_password_one_is_generated_once_and_kept_private(tm
 # --- item 2: the same rate limit as /api/ask, and the log's size cap ------------------------------
 
 
+@pytest.mark.system
 def test_the_chat_queue_has_the_rate_limit_of_api_ask_and_over_it_nothing_is_answered_or_logged(limited_app, log_path):
     with staff_client(limited_app, timeout=120) as staff:
         replies = [ask_in_chat(staff, f"Can I post photos of sports day {n} on Facebook?") for n in range(5)]
@@ -153,6 +158,7 @@ def test_the_chat_queue_has_the_rate_limit_of_api_ask_and_over_it_nothing_is_ans
     log.close()
 
 
+@pytest.mark.unit
 def test_the_question_log_keeps_at_most_max_rows_newest_first(tmp_path):
     log = QuestionLog(tmp_path / "q.sqlite3", max_rows=5)
     for n in range(12):
@@ -172,6 +178,7 @@ def test_the_question_log_keeps_at_most_max_rows_newest_first(tmp_path):
 # --- item 3: no uploads, no server paths ------------------------------------------------------
 
 
+@pytest.mark.system
 def test_gradio_takes_no_uploads_signed_in_or_not_and_shows_no_server_path(limited_app, index_dir):
     gradio_tmp = Path(tempfile.gettempdir()) / "gradio"
     before = set(gradio_tmp.rglob("*")) if gradio_tmp.exists() else set()
@@ -196,6 +203,7 @@ def test_gradio_takes_no_uploads_signed_in_or_not_and_shows_no_server_path(limit
 # --- item 5: what typed text reaches the log ---------------------------------------------------
 
 
+@pytest.mark.system
 def test_a_zero_width_character_in_the_chat_does_not_hide_an_email_or_a_name_from_the_log(index_dir, bot, log_path):
     settings = WebSettings(index_dir=index_dir, reload_interval=0, question_log=str(log_path), rate_limit="off")
     with serve_app(create_app(settings, assistant=bot)) as base, staff_client(base, timeout=120) as staff:

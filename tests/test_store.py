@@ -21,6 +21,8 @@ import pytest
 
 from assistant.indexing import build_index
 
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHOOLS = 80
 QUESTIONS = ["Can I post photos of other children on Facebook?", "Can a parent film the school play?"]

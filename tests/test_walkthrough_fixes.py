@@ -15,10 +15,11 @@ import re
 import httpx
 import pytest
 from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, serve_example_site, sign_in_if_asked
+from server_helpers import create_app
 
 from assistant.answering import Modality, plain_answer, short_title
-from assistant.web import WebSettings, create_app
 from assistant.web.render import answer_html
+from assistant.web.settings import WebSettings
 
 SCHOOL = "glais"
 COVERED = "Can I post sports day videos?"
@@ -35,12 +36,14 @@ browser_only = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's 
 # --- the answer's text ---------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_a_long_policy_title_is_shortened_in_the_sentence_and_a_short_one_kept():
     assert short_title("Social Media Policy and Use of Mobile Phones and Digital Photography Policy") == "Social Media Policy"
     assert short_title("Acceptable Use Policy & Code of Conduct for ICT and Social Media") == "Acceptable Use Policy"
     assert short_title("ICT Code of Conduct") == "ICT Code of Conduct"
 
 
+@pytest.mark.unit
 def test_the_answer_is_one_plain_sentence_without_quote_marks_or_a_list_preamble():
     lead_in = "Children have their photographs taken. It is important to be mindful of the following procedures:"
     sentence = "It is important to be mindful of the following procedures: Parents must not post videos of other children online."
@@ -58,6 +61,7 @@ def test_the_answer_is_one_plain_sentence_without_quote_marks_or_a_list_preamble
     )
 
 
+@pytest.mark.integration
 def test_the_clause_is_quoted_once_in_an_answer(bot):
     answer = bot.ask(COVERED, school=SCHOOL, audience="parent")
     assert answer.band == "answer" and answer.citations, answer
@@ -95,6 +99,7 @@ def page(browser):
     context.close()
 
 
+@pytest.mark.system
 @browser_only
 @pytest.mark.browser
 def test_an_unknown_school_in_a_chat_link_says_so(page, app_url, bot):
@@ -121,6 +126,7 @@ def _ask_in_widget(page, question: str) -> dict:
     return json.loads(sent.value.post_data)
 
 
+@pytest.mark.system
 @browser_only
 @pytest.mark.browser
 def test_new_conversation_in_the_widget_clears_the_log_and_the_history_it_sends(page, app_url):
@@ -143,6 +149,7 @@ def test_new_conversation_in_the_widget_clears_the_log_and_the_history_it_sends(
     screenshot(page, "widget-new-conversation")
 
 
+@pytest.mark.system
 @browser_only
 @pytest.mark.browser
 def test_an_unreachable_server_is_explained_with_the_office_contact(page, app_url):
@@ -157,6 +164,7 @@ def test_an_unreachable_server_is_explained_with_the_office_contact(page, app_ur
     screenshot(page, "widget-unreachable")
 
 
+@pytest.mark.system
 @browser_only
 @pytest.mark.browser
 def test_the_widget_on_a_site_the_school_has_not_listed_says_it_is_not_enabled_there(page, app_url):
@@ -171,6 +179,7 @@ def test_the_widget_on_a_site_the_school_has_not_listed_says_it_is_not_enabled_t
         screenshot(page, "widget-not-enabled")
 
 
+@pytest.mark.system
 def test_the_widget_status_says_which_sites_may_show_the_widget(app_url):
     status = httpx.get(f"{app_url}/api/widget-status", params={"school": SCHOOL}, headers={"Origin": "http://elsewhere.test"})
     assert status.json() == {"known": True, "enabled": False}
@@ -181,6 +190,7 @@ def test_the_widget_status_says_which_sites_may_show_the_widget(app_url):
     assert httpx.get(f"{app_url}/api/widget-status", params={"school": "nope"}).json() == {"known": False, "enabled": False}
 
 
+@pytest.mark.system
 @browser_only
 @pytest.mark.browser
 def test_an_unreachable_server_is_explained_by_the_embed_script(page, app_url):

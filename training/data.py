@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.chunking import normalise_for_match
+from assistant.config import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_CORPUS = ROOT / "training" / "corpus"
@@ -155,6 +156,7 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
 
     # The retriever ranks without the trained stage: these are the candidates it must rerank.
     os.environ["ASSISTANT_RERANK"] = "false"
+    get_settings.cache_clear()  # settings are read once per process: re-read them now
     bot = Assistant.load(index_dir)
     cache_path = WORK / "mine-cache.jsonl"
     cache = {}

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.config import get_settings
 from assistant.rerank import VERDICT_CLASSES, pair_passage, pair_query
 
 from .data import WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
@@ -91,6 +92,7 @@ def clause_texts(index_dir: Path) -> dict[str, ClauseText]:
     from assistant.assistant import Assistant
 
     os.environ["ASSISTANT_RERANK"] = "false"  # clause records only; no trained models needed
+    get_settings.cache_clear()  # settings are read once per process: re-read them now
     bot = Assistant.load(index_dir)
     out = {}
     for info in bot.schools():

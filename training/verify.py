@@ -25,13 +25,14 @@ from pathlib import Path
 
 from assistant.chunking import chunk_document, normalise_for_match
 from assistant.loading import load_school
+from assistant.types import ANSWER_VERDICTS
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_CORPUS = ROOT / "training" / "corpus"
 SEED_CORPUS = ROOT / "corpus"
 QUESTIONS = ROOT / "training" / "questions"
 EVAL_BANKS = ROOT / "evals" / "banks"
-ANSWERABLE = {"yes", "no", "conditional", "info"}
+ANSWERABLE = set(ANSWER_VERDICTS)
 AUDIENCES = {"staff", "parent", "pupil", "visitor", "governor"}
 
 

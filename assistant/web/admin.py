@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import html
 import logging
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -31,6 +30,7 @@ from assistant.question_log import GapReport, QuestionLog
 
 from .holder import AssistantHolder
 from .limits import RateLimiter
+from .pages import render_page
 
 log = logging.getLogger(__name__)
 
@@ -73,36 +73,16 @@ def token_guard(token: SecretStr | None):
 
 
 def report_page(report: GapReport, school_name: str) -> str:
-    """The HTML report page (every value escaped)."""
-    esc = html.escape
+    """The HTML report page of a school's questions (every value escaped).
 
-    def table(rows, caption: str) -> str:
-        if not rows:
-            return f"<h2>{esc(caption)}</h2><p>None logged yet.</p>"
-        body = "".join(
-            f"<tr><td>{esc(r.question)}</td><td class='n'>{r.count}</td><td>{esc(r.verdict)}</td><td>{esc(r.last_asked)}</td></tr>"
-            for r in rows
-        )
-        return (
-            f"<h2>{esc(caption)}</h2><table><thead><tr><th>question (personal data redacted)</th><th>times</th>"
-            f"<th>latest verdict</th><th>last asked (UTC)</th></tr></thead><tbody>{body}</tbody></table>"
-        )
+    Args:
+        report: the school's `GapReport`.
+        school_name: the school's name, for the title and heading.
 
-    since = f" since {esc(report.since)}" if report.since else ""
-    return f"""<!doctype html>
-<html lang="en-GB">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Question report — {esc(school_name)}</title>
-<link rel="stylesheet" href="/pa-static/answer.css">
-<style>table{{border-collapse:collapse;margin:0 0 2em}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}td.n{{text-align:right}}</style>
-</head>
-<body class="pa-plain"><main>
-<h1>Question report — {esc(school_name)}</h1>
-<p>{report.total} questions logged{since}; {report.not_covered_total} were not covered by the school's policies.</p>
-{table(report.not_covered, "Not covered by the policies (policy gaps)")}
-{table(report.most_asked, "Most asked")}
-</main></body></html>
-"""
+    Returns:
+        The page's HTML.
+    """
+    return render_page("admin_report.html", report=report, school_name=school_name)
 
 
 def admin_router(

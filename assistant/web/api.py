@@ -14,7 +14,9 @@ answer is sent.
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -24,20 +26,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant import AUDIENCES, VERDICTS, Assistant, Citation
-from assistant.config import Settings
+from assistant.config import get_settings
 from assistant.feedback import FeedbackStore
 from assistant.question_log import QuestionLog
 
-from .feedback_api import record_answer
 from .holder import AssistantHolder
 from .limits import RateLimiter, strip_control
 from .origins import OriginPolicy, refuse_foreign_origin
+from .recording import record_answer
 from .render import citation_url
 
 log = logging.getLogger(__name__)
 
 #: Longest question accepted (the core assistant's limit, ``ASSISTANT_MAX_QUESTION_CHARS``).
-MAX_QUESTION_CHARS = Settings().max_question_chars
+MAX_QUESTION_CHARS = get_settings().max_question_chars
 #: Most earlier questions a request may carry (the assistant reads the last 20).
 MAX_HISTORY_ITEMS = 50
 
@@ -238,13 +240,6 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
     return await http_exception_handler(request, exc)
 
 
-def _assistant_for(holder: AssistantHolder, school: str) -> Assistant:
-    assistant = holder.get()
-    if school not in holder.school_ids(assistant):
-        raise HTTPException(status_code=404, detail=f"unknown school {school!r}")
-    return assistant
-
-
 def _reject(exc: ValueError) -> HTTPException:
     """The assistant refused the input (its own checks, after ours): a 422 with its message."""
     return HTTPException(status_code=422, detail=str(exc))
@@ -256,6 +251,55 @@ def _check_origin(origins: OriginPolicy | None, http: Request, school: str) -> N
     message = refuse_foreign_origin(origins, http.headers.get("origin"), school, http.headers.get("host"), http.url.scheme)
     if message:
         raise HTTPException(status_code=403, detail=message)
+
+
+QuestionBody = TypeVar("QuestionBody", bound=AskRequest)
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolQuestion(Generic[QuestionBody]):
+    """A question body checked against the served schools (what `school_question` gives a route).
+
+    Attributes:
+        assistant: the served `Assistant` that knows the body's school (ask it, not ``holder.get()`` again:
+            an ingest may swap in a new generation meanwhile).
+        request: the validated body (`AskRequest` or `SearchRequest`).
+        history: the body's earlier questions without blank ones, oldest first.
+    """
+
+    assistant: Assistant
+    request: QuestionBody
+    history: list[str]
+
+
+def school_question(
+    body: type[QuestionBody], holder: AssistantHolder, origins: OriginPolicy | None
+) -> Callable[[QuestionBody, Request], SchoolQuestion[QuestionBody]]:
+    """The FastAPI dependency shared by ``/api/ask`` and ``/api/search``: the body, its school and its history.
+
+    The dependency reads the request body as ``body`` (invalid: 422 naming the field, see
+    `validation_error_handler`), then refuses an unknown school (404) and a browser page of a site
+    not allowed for that school (403), in that order.
+
+    Args:
+        body: the route's body model (`AskRequest`, or `SearchRequest` with ``k``).
+        holder: the served assistant.
+        origins: which sites may call for which school from a browser (None: no origin check).
+
+    Returns:
+        The dependency, for ``Depends``; it returns a `SchoolQuestion`.
+    """
+
+    def dependency(request: AskRequest, http: Request) -> SchoolQuestion[QuestionBody]:
+        assistant = holder.get()
+        if request.school not in holder.school_ids(assistant):
+            raise HTTPException(status_code=404, detail=f"unknown school {request.school!r}")
+        _check_origin(origins, http, request.school)
+        return SchoolQuestion(assistant, request, [h for h in request.history if h.strip()])
+
+    # FastAPI reads the body's model from the annotation: the route's own (a SearchRequest body has ``k``).
+    dependency.__annotations__["request"] = body
+    return dependency
 
 
 def api_router(
@@ -283,6 +327,8 @@ def api_router(
     }
     questions_limit = [Depends(limiter.dependency("questions", "questions"))] if limiter else []
     pages_limit = [Depends(limiter.dependency("pages", "requests"))] if limiter else []
+    ask_question = school_question(AskRequest, holder, origins)
+    search_question = school_question(SearchRequest, holder, origins)
 
     @router.post(
         "/api/ask",
@@ -292,29 +338,14 @@ def api_router(
         summary="Answer a question with citations",
         dependencies=questions_limit,
     )
-    def ask(request: AskRequest, http: Request) -> AskResponse:
+    def ask(question: SchoolQuestion[AskRequest] = Depends(ask_question)) -> AskResponse:  # noqa: B008 (Annotated would name the local dependency in a string)
         """Answer ``question`` from ``school``'s policies: a verdict, a short answer and the clauses it rests on."""
-        assistant = _assistant_for(holder, request.school)
-        _check_origin(origins, http, request.school)
-        history = [h for h in request.history if h.strip()]
+        request, history = question.request, question.history
         try:
-            answer = assistant.ask(request.question, request.school, request.audience, history)
+            answer = question.assistant.ask(request.question, request.school, request.audience, history)
         except ValueError as exc:
             raise _reject(exc) from None
-        if question_log is not None:
-            try:
-                top = answer.citations[0].clause_id if answer.citations else None
-                question_log.record(
-                    request.school,
-                    request.question,
-                    answer.verdict,
-                    request.audience,
-                    top,
-                    follow_up=bool(history),
-                    safeguarding=answer.safeguarding,
-                )
-            except Exception as exc:  # the log must never cost a parent their answer
-                log.error("could not log a question: %s", exc)
+        answer_id = record_answer(question_log, feedback, request.school, request.audience, request.question, answer, history)
         return AskResponse(
             verdict=answer.verdict,
             text=answer.text,
@@ -324,7 +355,7 @@ def api_router(
             confidence=answer.confidence,
             handover=HandoverOut(**answer.handover.to_dict()) if answer.handover else None,
             safeguarding=answer.safeguarding,
-            answer_id=record_answer(feedback, request.school, request.audience, request.question, answer, history),
+            answer_id=answer_id,
         )
 
     @router.post(
@@ -335,13 +366,11 @@ def api_router(
         summary="Best-matching clauses",
         dependencies=questions_limit,
     )
-    def search(request: SearchRequest, http: Request) -> SearchResponse:
+    def search(question: SchoolQuestion[SearchRequest] = Depends(search_question)) -> SearchResponse:  # noqa: B008
         """The ``k`` clauses of ``school`` that best match ``question`` (read with ``history``), best first."""
-        assistant = _assistant_for(holder, request.school)
-        _check_origin(origins, http, request.school)
-        history = [h for h in request.history if h.strip()]
+        request = question.request
         try:
-            citations = assistant.search(request.question, request.school, request.audience, history, request.k)
+            citations = question.assistant.search(request.question, request.school, request.audience, question.history, request.k)
         except ValueError as exc:
             raise _reject(exc) from None
         return SearchResponse(citations=[CitationOut.of(c) for c in citations])
@@ -375,8 +404,11 @@ def api_router(
 
     @router.get("/healthz", response_model=Health, responses={503: {"model": Problem}}, tags=["operations"], summary="Health check")
     def healthz() -> Health | JSONResponse:
-        """200 when the index is loaded, a search over it succeeds and every school it serves is
-        still there (`AssistantHolder.check`, issue 17); 503 otherwise."""
+        """Liveness and readiness: 200 when the index answers, 503 otherwise.
+
+        200 when the index is loaded, a search over it succeeds and every school it serves is
+        still there (`AssistantHolder.check`, issue 17).
+        """
         try:
             assistant = holder.get()
             ids = sorted(holder.school_ids(assistant))

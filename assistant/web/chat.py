@@ -13,8 +13,6 @@ logged, and counts against the same per-client rate limit as ``/api/ask``.
 
 from __future__ import annotations
 
-import html
-import logging
 import math
 import os
 
@@ -29,12 +27,11 @@ from assistant.question_log import QuestionLog
 from assistant.redaction import clean_text
 
 from .chat_feedback import attach_feedback, chat_key
-from .feedback_api import record_answer
 from .holder import AssistantHolder
 from .limits import RateLimiter
+from .pages import render_page
+from .recording import record_answer
 from .render import answer_html, error_html, literal_markdown
-
-log = logging.getLogger(__name__)
 
 #: How each role reads in the role selector.
 ROLE_LABELS: dict[str, str] = {
@@ -95,8 +92,10 @@ def _school_choices(holder: AssistantHolder) -> list[tuple[str, str]]:
 
 
 def _examples(holder: AssistantHolder, school_id: str | None) -> list[list[str]]:
-    """The example questions ``school_id`` offers in the chat (its ``school.toml`` ``[[examples]]``,
-    `assistant.examples`), as Gradio dataset samples; none for an unknown school."""
+    """The example questions ``school_id`` offers in the chat, as Gradio dataset samples.
+
+    They are its ``school.toml`` ``[[examples]]`` (`assistant.examples`); none for an unknown school.
+    """
     schools = holder.get().manifest["schools"]
     if school_id not in schools:
         return []
@@ -198,15 +197,8 @@ def build_chat(
             except ValueError as exc:
                 reply = error_html(str(exc))
             else:
-                if question_log is not None:
-                    try:
-                        top = answer.citations[0].clause_id if answer.citations else None
-                        question_log.record(
-                            school_id, text, answer.verdict, audience, top, follow_up=bool(asked), safeguarding=answer.safeguarding
-                        )
-                    except Exception as exc:  # the log must never cost anyone their answer
-                        log.error("could not log a chat question: %s", exc)
-                record_answer(feedback, school_id, audience, text, answer, asked, chat_key(request, len(messages)))  # the reply's index
+                # the reply's index in the chat: a like on that message finds the answer again (chat_feedback)
+                record_answer(question_log, feedback, school_id, audience, text, answer, asked, chat_key(request, len(messages)))
                 asked = [*asked, text]
             messages = [*messages, {"role": "assistant", "content": reply}]
             return "", messages, messages, asked
@@ -254,15 +246,19 @@ def build_chat(
 
 
 def unknown_school_notice(wanted: str | None, chosen_name: str | None) -> str:
-    """The notice shown when the link's ``?school=`` names no school here (issue 18), as HTML with
-    the id escaped: which id was unknown and which school was chosen instead ("" when none was asked for)."""
+    """The notice shown when the link's ``?school=`` names no school here (issue 18).
+
+    Args:
+        wanted: the link's ``?school=`` (None: none asked for); the notice shows its first 100 characters.
+        chosen_name: the name of the school selected instead, or None when none is.
+
+    Returns:
+        HTML (``templates/school_notice.html``, the id escaped): which id was unknown and which school
+        was chosen instead; "" when no school was asked for.
+    """
     if not wanted:
         return ""
-    instead = f"{html.escape(chosen_name)} is selected instead" if chosen_name else "no school is selected"
-    return (
-        f'<p class="pa-school-notice" role="alert">There is no school “{html.escape(wanted[:100])}” here, '
-        f"so {instead}: choose your school below.</p>"
-    )
+    return render_page("school_notice.html", wanted=wanted, chosen_name=chosen_name)
 
 
 def _over_limit(limiter: RateLimiter | None, request: gr.Request | None) -> int | None:

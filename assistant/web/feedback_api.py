@@ -29,8 +29,8 @@ import base64
 import binascii
 import hmac
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape as esc
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -40,12 +40,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from assistant import school_bank
 from assistant.feedback import MAX_NOTE_CHARS, AnswerRow, FeedbackStore, SchoolReport
 from assistant.question_log import normalise_question
-from assistant.types import VERDICTS
+from assistant.types import VERDICTS, Clause
 
 from .admin import REALM, token_guard
 from .holder import AssistantHolder
 from .limits import RateLimiter, strip_control
 from .origins import OriginPolicy, refuse_foreign_origin
+from .pages import render_page
 from .render import citation_url
 
 log = logging.getLogger(__name__)
@@ -105,32 +106,6 @@ class BankRunRequest(_Strict):
     """Which school's bank to run."""
 
     school: str = Field(min_length=1, max_length=200)
-
-
-def record_answer(
-    store: FeedbackStore | None, school: str, audience: str | None, question: str, answer, history: list[str], chat_key: str | None = None
-) -> str | None:
-    """Store an answer for feedback; returns its ``answer_id`` (None when there is no store or it failed: answering goes on).
-
-    ``chat_key`` (`chat_feedback.chat_key`) finds a staff chat answer again from its chat message.
-    """
-    if store is None:
-        return None
-    try:
-        return store.record_answer(
-            school,
-            audience,
-            question,
-            answer.verdict,
-            answer.band,
-            answer.confidence,
-            [c.clause_id for c in answer.citations],
-            history,
-            chat_key=chat_key,
-        )
-    except Exception as exc:  # feedback must never cost anyone their answer
-        log.error("could not store an answer for feedback: %s", exc)
-        return None
 
 
 def people_date(ts: float | None) -> str:
@@ -236,17 +211,17 @@ def school_bank_router(
         """The school picker and, for a school, its report, bank and bank runs."""
         assistant = holder.get()
         schools = [(s.school, s.name) for s in assistant.schools()]
-        body, status = "", 200
+        if school and school not in {s for s, _ in schools}:
+            page = school_page_html(schools, school, unknown_school=school)
+            return HTMLResponse(page, status_code=404, headers=ADMIN_PAGE_HEADERS)
+        section = None
         if school:
-            if school not in {s for s, _ in schools}:
-                status = 404
-                body = f"<p class='pa-admin-error' role='alert'>There is no school {esc(school)} here: pick one above.</p>"
-            else:
-                clauses = {c.clause_id: c for c in assistant.clauses(school)}
-                body = _report_html(
-                    school, _report(school), clauses, school_bank.read_bank(corpus_dir, school), school_bank.past_runs(data_dir, school)
-                )
-        return HTMLResponse(_page(schools, school, body), status_code=status, headers=ADMIN_PAGE_HEADERS)
+            clauses = {c.clause_id: c for c in assistant.clauses(school)}
+            report = _report(school)
+            section = SchoolSection(
+                school, report, clauses, school_bank.read_bank(corpus_dir, school), school_bank.past_runs(data_dir, school)
+            )
+        return HTMLResponse(school_page_html(schools, school, section), headers=ADMIN_PAGE_HEADERS)
 
     @router.get("/school.json", dependencies=read_guard)
     def school_json(school: str) -> dict:
@@ -296,159 +271,149 @@ def _fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _page(schools: list[tuple[str, str]], chosen: str | None, body: str) -> str:
-    options = "".join(f"<option value='{esc(s)}'{' selected' if s == chosen else ''}>{esc(name)}</option>" for s, name in schools)
-    return f"""<!doctype html>
-<html lang="en-GB">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>School report — Policy Assistant admin</title>
-<link rel="stylesheet" href="/pa-static/answer.css"><link rel="stylesheet" href="/pa-static/admin.css">
-<script src="/pa-static/admin-bank.js" defer></script>
-</head>
-<body class="pa-plain pa-admin"><main>
-<h1>School report</h1>
-<form method="get" action="/admin/school" class="pa-admin-picker"><label for="pa-school">School</label>
-<select id="pa-school" name="school">{options}</select> <button type="submit">Show</button></form>
-{body}
-</main></body></html>
-"""
+@dataclass(frozen=True, slots=True)
+class SchoolSection:
+    """What the admin page shows about the chosen school.
+
+    Attributes:
+        school: the school id.
+        report: its answers (`FeedbackStore.report`).
+        clauses: its clauses by clause id (`Assistant.clauses`), to show the cited clause of each answer.
+        bank: its question bank (`school_bank.read_bank`), entries as dicts with ``id`` and ``question``.
+        runs: the bank's kept runs, oldest first (`school_bank.past_runs`).
+    """
+
+    school: str
+    report: SchoolReport
+    clauses: dict[str, Clause]
+    bank: list[dict]
+    runs: list[dict]
 
 
-def _clause_cell(clauses: dict, clause_id: str | None) -> str:
-    if not clause_id:
-        return "<td>none cited</td>"
-    clause = clauses.get(clause_id)
-    if clause is None:
-        return f"<td>a clause no longer in the policy ({esc(clause_id)})</td>"
-    url = citation_url(clause.school, clause.document, clause.clause_id)
-    return f"<td><a href='{esc(url)}'>{esc(clause.document_title)}</a>: {esc(clause.text[:220])}</td>"
+def school_page_html(
+    schools: list[tuple[str, str]], chosen: str | None, section: SchoolSection | None = None, unknown_school: str | None = None
+) -> str:
+    """The admin school page (``templates/admin_school.html``): the school picker, then the chosen school's section.
 
+    Args:
+        schools: (school id, name) of every school served, in picker order.
+        chosen: the school id selected in the picker, or None.
+        section: what to show about the chosen school; None shows the picker alone.
+        unknown_school: a requested school id that is not served (the page says so instead of a section).
 
-def _rows_table(title: str, rows: list[AnswerRow], clauses: dict, school: str, kind: str, banked: dict[str, str]) -> str:
-    if not rows:
-        return f"<h2>{esc(title)}</h2><p>None logged yet.</p>"
-    verdict_options = "".join(f"<option value='{v}'>{v}</option>" for v in VERDICTS if v != "unsure")
-    out = []
-    for r in rows:
-        confidence = "–" if r.confidence is None else f"{r.confidence:.0%}"
-        feedback = ""
-        if r.rating == "down":
-            feedback = f"👎 {esc(r.note or '')}" + (
-                " · right clause: " + esc(clauses[r.chosen_clause].text[:160]) if r.chosen_clause in clauses else ""
-            )
-        elif r.rating == "up":
-            feedback = "👍"
-        picks = [c for c in dict.fromkeys([r.chosen_clause, *r.citations]) if c in clauses]
-        clause_options = "".join(f"<option value='{esc(c)}'>{esc(clauses[c].text[:90])}</option>" for c in picks)
-        default = r.verdict if r.verdict in VERDICTS and r.verdict != "unsure" else "info"
-        verdict_sel = verdict_options.replace(f"value='{default}'", f"value='{default}' selected")
-        documents = ",".join(dict.fromkeys(clauses[c].document for c in picks))
-        in_bank = banked.get(normalise_question(r.question))
-        if in_bank:
-            out.append(
-                f"<tr data-answer-id='{esc(r.answer_id)}'><td>{esc(r.question)}</td><td class='n'>{r.count}</td>"
-                f"{_clause_cell(clauses, r.citations[0] if r.citations else None)}<td>{esc(r.verdict)}</td><td class='n'>{confidence}</td>"
-                f"<td>{people_date(r.asked_at)}</td><td>{feedback}</td><td>In the bank as {esc(in_bank)}</td></tr>"
-            )
-            continue
-        out.append(
-            f"<tr data-answer-id='{esc(r.answer_id)}'><td>{esc(r.question)}</td><td class='n'>{r.count}</td>{_clause_cell(clauses, r.citations[0] if r.citations else None)}"
-            f"<td>{esc(r.verdict)}</td><td class='n'>{confidence}</td><td>{people_date(r.asked_at)}</td><td>{feedback}</td>"
-            f"<td class='pa-bank-add'><label>verdict <select class='pa-bank-verdict'>{verdict_sel}</select></label> "
-            f"<label>clause <select class='pa-bank-clause' data-school='{esc(school)}' data-documents='{esc(documents)}'>{clause_options}"
-            f"<option value=''>(none: not covered)</option></select></label> <button type='button' class='pa-more-clauses'>more clauses…</button> "
-            f"<button type='button' class='pa-bank-add-button'>Add to bank</button> <span class='pa-bank-added' role='status'></span></td></tr>"
+    Returns:
+        The page's HTML; every value from the log, the bank or a policy is escaped.
+    """
+    context = {"tables": [], "report": None, "runs": None, "bank_size": 0}
+    if section is not None:
+        report = section.report
+        banked = {normalise_question(str(e.get("question", ""))): str(e.get("id", "")) for e in section.bank}
+        tables = (
+            ("Rated 👎 (wrong or unhelpful)", "down", report.thumbs_down),
+            ("Low confidence (unsure)", "unsure", report.unsure),
+            ("Not covered by the policies", "not-covered", report.not_covered),
+            ("Most asked", "most-asked", report.most_asked),
         )
-    return (
-        f"<h2>{esc(title)}</h2><table class='pa-admin-table pa-{kind}'><thead><tr><th>question (personal data redacted)</th><th>times</th>"
-        "<th>cited clause</th><th>verdict</th><th>confidence</th><th>asked</th><th>feedback</th><th>school's bank</th></tr></thead>"
-        f"<tbody>{''.join(out)}</tbody></table>"
+        context = {
+            "report": report,
+            "tables": [(title, kind, [_answer_view(r, section.clauses, banked) for r in rows]) for title, kind, rows in tables],
+            "runs": _runs_view(section.runs) if section.runs else None,
+            "bank_size": len(section.bank),
+        }
+    return render_page(
+        "admin_school.html",
+        schools=schools,
+        chosen=chosen,
+        unknown_school=unknown_school,
+        school=section.school if section is not None else chosen,
+        bank_file=school_bank.BANK_FILE,
+        verdict_choices=[v for v in VERDICTS if v != "unsure"],
+        **context,
     )
+
+
+def _answer_view(row: AnswerRow, clauses: dict[str, Clause], banked: dict[str, str]) -> dict:
+    """One answer's row of the admin tables, as the template prints it."""
+    cited_id = row.citations[0] if row.citations else None
+    cited = clauses.get(cited_id) if cited_id else None
+    picks = [c for c in dict.fromkeys([row.chosen_clause, *row.citations]) if c in clauses]
+    return {
+        "answer_id": row.answer_id,
+        "question": row.question,
+        "count": row.count,
+        "cited": {
+            "clause_id": cited_id,
+            "clause": cited,
+            "url": citation_url(cited.school, cited.document, cited.clause_id) if cited is not None else None,
+        },
+        "verdict": row.verdict,
+        "confidence": "–" if row.confidence is None else f"{row.confidence:.0%}",
+        "asked": people_date(row.asked_at),
+        "rating": row.rating,
+        "note": row.note or "",
+        "right_clause": clauses[row.chosen_clause].text[:160] if row.chosen_clause in clauses else None,
+        "in_bank": banked.get(normalise_question(row.question)),
+        # The "Add to bank" controls: the verdict preselected, and the clauses offered (the chosen and cited ones first).
+        "default_verdict": row.verdict if row.verdict in VERDICTS and row.verdict != "unsure" else "info",
+        "picks": [(c, clauses[c].text[:90]) for c in picks],
+        "documents": ",".join(dict.fromkeys(clauses[c].document for c in picks)),
+    }
+
+
+def _runs_view(runs: list[dict]) -> dict:
+    """The bank's runs (oldest first, at least one) as the template prints them.
+
+    That is the last run's metrics with the change since the run before, its misses, the trend
+    chart and every run, newest first.
+    """
+    last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
+
+    def change(key: str) -> str:
+        if previous is None or last["metrics"].get(key) is None or previous["metrics"].get(key) is None:
+            return ""
+        delta = last["metrics"][key] - previous["metrics"][key]
+        return "" if abs(delta) < 1e-9 else f" ({'▲' if delta > 0 else '▼'} {delta:+.3f})"
+
+    return {
+        "last_ran": people_date(last["ran_at"]),
+        "last_questions": last["questions"],
+        "metrics": [(key, _fmt(last["metrics"].get(key)), change(key)) for key in school_bank.SHOWN_METRICS],
+        "misses": last["misses"],
+        "chart": trend_chart(runs),
+        "history": [
+            (people_date(r["ran_at"]), r["questions"], [_fmt(r["metrics"].get(k)) for k in ("hit_at_1", "verdict_acc", "abstain_f1")])
+            for r in reversed(runs)
+        ],
+    }
 
 
 #: The trend chart's lines: metric, colour, label.
 CHART_LINES = (("hit_at_1", "#1d4ed8", "hit@1"), ("verdict_acc", "#b45309", "verdict accuracy"))
 
 
-def trend_chart(runs: list[dict], width: int = 480, height: int = 160) -> str:
-    """An inline SVG line chart of hit@1 and verdict accuracy over the kept runs (oldest left; no script, no style)."""
+def trend_chart(runs: list[dict], width: int = 480, height: int = 160) -> dict:
+    """The geometry of the admin page's trend chart of hit@1 and verdict accuracy over the kept runs (oldest left).
+
+    The template's ``trend_chart`` macro draws it as an inline SVG (no script, no style).
+
+    Args:
+        runs: the bank's runs, oldest first, each with a ``metrics`` dict (values 0–1, or None when not measured).
+        width: the chart's width in CSS pixels.
+        height: the chart's height in CSS pixels.
+
+    Returns:
+        ``{"runs", "width", "height", "left", "right", "y0", "y1", "lines"}``: x of the axes' ends, y of the
+        0 and 1 gridlines, and per `CHART_LINES` entry ``{"colour", "label", "legend_x", "points"}`` with
+        ``points`` as ``("x", "y")`` strings to one decimal (none for a metric no run measured).
+    """
     pad, n = 28, len(runs)
     x = lambda i: pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)  # noqa: E731
     y = lambda v: height - pad - (height - 2 * pad) * v  # noqa: E731
-    parts = [
-        f"<svg class='pa-bank-chart' role='img' aria-label='Trend of hit@1 and verdict accuracy over {n} runs' "
-        f"width='{width}' height='{height}' viewBox='0 0 {width} {height}' xmlns='http://www.w3.org/2000/svg'>",
-        f"<line x1='{pad}' y1='{y(0)}' x2='{width - pad}' y2='{y(0)}' stroke='#6b7280'/>",
-        f"<line x1='{pad}' y1='{y(1)}' x2='{width - pad}' y2='{y(1)}' stroke='#d1d5db'/>",
-        f"<text x='2' y='{y(1) + 4}' font-size='10' fill='#374151'>1.0</text><text x='2' y='{y(0) + 4}' font-size='10' fill='#374151'>0</text>",
-    ]
+    lines = []
     for row, (key, colour, label) in enumerate(CHART_LINES):
-        points = [(x(i), y(r["metrics"][key])) for i, r in enumerate(runs) if r["metrics"].get(key) is not None]
-        if points:
-            parts.append(
-                f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{' '.join(f'{a:.1f},{b:.1f}' for a, b in points)}'/>"
-            )
-            parts.extend(f"<circle cx='{a:.1f}' cy='{b:.1f}' r='3' fill='{colour}'/>" for a, b in points)
-        parts.append(f"<text x='{pad + 150 * row}' y='{height - 6}' font-size='11' fill='{colour}'>■ {label}</text>")
-    return "".join(parts) + "</svg>"
-
-
-def _runs_html(school: str, bank: list[dict], runs: list[dict]) -> str:
-    head = (
-        f"<h2>The school's question bank</h2><p>{len(bank)} questions in <code>corpus/{esc(school)}/{school_bank.BANK_FILE}</code>. "
-        f"<button type='button' id='pa-run-bank' data-school='{esc(school)}'>Run the bank</button> <span id='pa-run-status' role='status'></span></p>"
-    )
-    if not runs:
-        return head + "<p>The bank has not been run yet.</p>"
-    keys = school_bank.SHOWN_METRICS
-    last, previous = runs[-1], (runs[-2] if len(runs) > 1 else None)
-
-    def trend(key: str) -> str:
-        if previous is None or last["metrics"].get(key) is None or previous["metrics"].get(key) is None:
-            return ""
-        delta = last["metrics"][key] - previous["metrics"][key]
-        return "" if abs(delta) < 1e-9 else f" ({'▲' if delta > 0 else '▼'} {delta:+.3f})"
-
-    metrics = "".join(f"<tr><td>{k}</td><td class='n'>{_fmt(last['metrics'].get(k))}{trend(k)}</td></tr>" for k in keys)
-    history = "".join(
-        f"<tr><td>{people_date(r['ran_at'])}</td><td class='n'>{r['questions']}</td>"
-        + "".join(f"<td class='n'>{_fmt(r['metrics'].get(k))}</td>" for k in ("hit_at_1", "verdict_acc", "abstain_f1"))
-        + "</tr>"
-        for r in reversed(runs)
-    )
-    misses = "".join(
-        f"<tr><td>{esc(m['question'])}</td><td>{esc(', '.join(m['kinds']))}</td><td>{esc(' / '.join(m['expected_verdict']))}</td><td>{esc(m['verdict'])}</td>"
-        f"<td>{esc((m['gold'] or ['(not covered)'])[0][:200])}</td><td>{esc((m.get('top') or '–')[:200])}</td></tr>"
-        for m in last["misses"]
-    )
-    return (
-        head
-        + f"<h3>Last run, {people_date(last['ran_at'])} ({last['questions']} questions)</h3>"
-        + f"<table class='pa-admin-table pa-bank-metrics'><thead><tr><th>metric</th><th>value (change since the run before)</th></tr></thead><tbody>{metrics}</tbody></table>"
-        + f"<h3>Misses ({len(last['misses'])})</h3>"
-        + (
-            "<table class='pa-admin-table pa-bank-misses'><thead><tr><th>question</th><th>kind</th><th>expected verdict</th><th>verdict</th>"
-            f"<th>expected clause</th><th>clause found first</th></tr></thead><tbody>{misses}</tbody></table>"
-            if misses
-            else "<p>None: every question was answered as the bank expects.</p>"
-        )
-        + "<h3>Trend</h3>"
-        + trend_chart(runs)
-        + "<table class='pa-admin-table pa-bank-trend'><thead><tr><th>run</th><th>questions</th><th>hit_at_1</th><th>verdict_acc</th>"
-        + f"<th>abstain_f1</th></tr></thead><tbody>{history}</tbody></table>"
-    )
-
-
-def _report_html(school: str, report: SchoolReport, clauses: dict, bank: list[dict], runs: list[dict]) -> str:
-    banked = {normalise_question(str(e.get("question", ""))): str(e.get("id", "")) for e in bank}
-    return (
-        f"<p>{report.total} answers logged; {len(report.thumbs_down)} rated 👎 and {report.thumbs_up} rated 👍 (latest shown).</p>"
-        + _rows_table("Rated 👎 (wrong or unhelpful)", report.thumbs_down, clauses, school, "down", banked)
-        + _rows_table("Low confidence (unsure)", report.unsure, clauses, school, "unsure", banked)
-        + _rows_table("Not covered by the policies", report.not_covered, clauses, school, "not-covered", banked)
-        + _rows_table("Most asked", report.most_asked, clauses, school, "most-asked", banked)
-        + _runs_html(school, bank, runs)
-    )
+        points = [(f"{x(i):.1f}", f"{y(r['metrics'][key]):.1f}") for i, r in enumerate(runs) if r["metrics"].get(key) is not None]
+        lines.append({"colour": colour, "label": label, "legend_x": pad + 150 * row, "points": points})
+    return {"runs": n, "width": width, "height": height, "left": pad, "right": width - pad, "y0": y(0), "y1": y(1), "lines": lines}
 
 
 def open_feedback_store(question_log, retention_days: float) -> FeedbackStore | None:

@@ -55,6 +55,7 @@ class AssistantHolder:
         reload_interval: float = 1.0,
         loader: Callable[[Generation], Assistant] | None = None,
     ) -> None:
+        """Serve the generation ``CURRENT`` points at (the arguments are described in the class docstring)."""
         self.index_dir = Path(index_dir)
         self.reload_interval = reload_interval
         self._loader = loader or (lambda generation: Assistant(generation))
@@ -122,8 +123,9 @@ class AssistantHolder:
         log.info("now serving index generation %s (loaded in %.1fs)", generation.name, time.perf_counter() - started)
 
     def check(self, assistant: Assistant | None = None) -> None:
-        """Check that everything ``assistant`` (default: the served one) answers from is still
-        there: its generation's manifest, vector store and every school's clause records, not
+        """Check that everything ``assistant`` (default: the served one) answers from is still there.
+
+        That is its generation's manifest, vector store and every school's clause records, not
         only the schools already read into memory (for ``/healthz``; cheap: a few stats).
 
         Raises:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable
@@ -34,6 +33,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from assistant.config import get_settings
 
 #: Characters removed from questions: C0/C1 controls (but tab, CR, LF become spaces), zero-width
 #: and bidi formatting characters, BOM, and lone surrogates (JSON may carry "\ud800").
@@ -58,6 +59,7 @@ class RateLimiter:
     """
 
     def __init__(self, spec: str, clock: Callable[[], float] = time.time) -> None:
+        """Parse ``spec`` (the arguments are described in the class docstring)."""
         self.spec = spec
         self.items: list[RateLimitItem] = [] if spec == "off" else parse_many(spec)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -80,6 +82,7 @@ class RateLimiter:
         """A FastAPI dependency that counts a request in ``bucket`` and raises 429 over the limit.
 
         Args:
+            bucket: the limit's name; each bucket counts a client's requests separately.
             what: how the refusal names the requests ("questions", "page loads").
         """
 
@@ -108,6 +111,7 @@ class BodySizeLimit:
     """
 
     def __init__(self, app, max_bytes: int) -> None:
+        """Wrap the ASGI app ``app`` (the arguments are described in the class docstring)."""
         self.app = app
         self.max_bytes = max_bytes
 
@@ -171,17 +175,13 @@ class _BodyTooLarge(Exception):
     pass
 
 
-#: Seconds a connection has to send a complete request head (``ASSISTANT_HEADER_TIMEOUT``).
-DEFAULT_HEADER_TIMEOUT = 10.0
-
-
 def header_timeout() -> float:
-    """``ASSISTANT_HEADER_TIMEOUT`` in seconds (default `DEFAULT_HEADER_TIMEOUT`; app.py sets it from `WebSettings`)."""
-    try:
-        value = float(os.environ.get("ASSISTANT_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT))
-    except ValueError:
-        return DEFAULT_HEADER_TIMEOUT
-    return value if value > 0 else DEFAULT_HEADER_TIMEOUT
+    """Seconds a connection has to send a complete request head (``ASSISTANT_HEADER_TIMEOUT``, default 10).
+
+    Read from `assistant.config.get_settings` in the process serving the connection (each
+    worker reads the environment that app.py passes down).
+    """
+    return get_settings().header_timeout
 
 
 class HeaderTimeoutProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
@@ -195,6 +195,7 @@ class HeaderTimeoutProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        """Take uvicorn's arguments; the timeout is `header_timeout`."""
         super().__init__(*args, **kwargs)
         self._head_timeout = header_timeout()
         self._head_timer: asyncio.TimerHandle | None = None

@@ -69,9 +69,12 @@ class OriginPolicy:
     Args:
         holder: the served assistant (schools and the manifest come from it).
         deployment_origins: ``ASSISTANT_WIDGET_ORIGINS`` (already validated origins, or ``*``).
+        own_hosts: ``ASSISTANT_ALLOWED_HOSTS``, the host names the assistant is reached at (None or
+            empty: the loopback names).
     """
 
     def __init__(self, holder: AssistantHolder, deployment_origins: list[str], own_hosts: list[str] | None = None) -> None:
+        """Read the schools' lists from ``holder`` as needed (the arguments are described in the class docstring)."""
         self.holder = holder
         self.any_site = "*" in deployment_origins
         self.extra = tuple(o for o in deployment_origins if o != "*")
@@ -84,7 +87,9 @@ class OriginPolicy:
         """Is ``origin`` the assistant's own page: ``<scheme>://<host>`` of this request, ``host`` allowed?
 
         Args:
-            origin: the request's ``Origin``; host: its ``Host``; scheme: its scheme (``http``/``https``).
+            origin: the request's ``Origin``.
+            host: its ``Host``.
+            scheme: its scheme (``http``/``https``).
         """
         if not host or not scheme:
             return False
@@ -172,6 +177,7 @@ class SchoolCors:
     """
 
     def __init__(self, app, policy: OriginPolicy) -> None:
+        """Wrap the ASGI app ``app`` with the CORS rules of ``policy``."""
         self.app = app
         self.policy = policy
 

@@ -11,17 +11,7 @@ import re
 from urllib.parse import quote
 
 from assistant import Answer, Citation
-from assistant.types import Handover
-
-#: Badge text for each verdict (what a reader sees).
-VERDICT_LABELS: dict[str, str] = {
-    "yes": "Yes",
-    "no": "No",
-    "conditional": "Only if…",
-    "info": "Info",
-    "unsure": "Not sure",
-    "not_covered": "Not covered",
-}
+from assistant.types import VERDICT_LABELS, Handover  # VERDICT_LABELS: imported from here by widget.py and tests
 
 #: What a reader is told about each confidence band (issue 16), under the badge.
 BAND_NOTES: dict[str, str] = {
@@ -34,16 +24,21 @@ BAND_NOTES: dict[str, str] = {
 
 
 def band_key(answer: Answer) -> str:
-    """Which `BAND_NOTES` line an answer gets: its band, or "safeguarding" for a safeguarding
-    message that cites no clause (it is not an answer from the policy)."""
+    """Which `BAND_NOTES` line an answer gets.
+
+    Its band, or "safeguarding" for a safeguarding message that cites no clause (it is not an
+    answer from the policy).
+    """
     return "safeguarding" if answer.safeguarding and not answer.citations else answer.band
 
 
 def confidence_text(band: str, confidence: float | None) -> str:
-    """The band line shown with an answer, e.g. "Answered from the policy · confidence 93%" (no
-    figure when None). The figure is the probability that the cited clause answers the question,
-    calibrated on schools the model never saw (`assistant.rerank`): an estimate, so it is worded
-    as a confidence rather than "sure"; the answer band starts well below 50 % (see README)."""
+    """The band line shown with an answer, e.g. "Answered from the policy · confidence 93%" (no figure when None).
+
+    The figure is the probability that the cited clause answers the question, calibrated on
+    schools the model never saw (`assistant.rerank`): an estimate, so it is worded as a
+    confidence rather than "sure"; the answer band starts well below 50 % (see README).
+    """
     note = BAND_NOTES.get(band, band)
     return f"{note} · confidence {round(confidence * 100)}%" if confidence is not None and band != "not_covered" else note
 
@@ -140,8 +135,10 @@ CONTACT_WARNING = (
 
 
 def answer_text(answer: Answer) -> str:
-    """The answer's text as shown under the verdict: a safeguarding answer's fixed message is
-    shown in its own box (`safeguarding_html`), so it is left out here."""
+    """The answer's text as shown under the verdict.
+
+    A safeguarding answer's fixed message is shown in its own box (`safeguarding_html`), so it is left out here.
+    """
     handover = answer.handover
     if handover is not None and handover.reason == "safeguarding" and answer.text.startswith(handover.message):
         return answer.text[len(handover.message) :].strip()
@@ -182,8 +179,11 @@ def contact_warning_html() -> str:
 
 
 def safeguarding_html(handover: Handover) -> str:
-    """The box that starts a safeguarding answer: the Designated Safeguarding Lead, how to reach
-    them now (``tel:``/``mailto:`` links), and the emergency number."""
+    """The box that starts a safeguarding answer.
+
+    It names the Designated Safeguarding Lead, how to reach them now (``tel:``/``mailto:`` links),
+    and the emergency number.
+    """
     dsl = handover.dsl or {}
     role = one_line_html(dsl.get("role") or "Designated Safeguarding Lead")
     links = contact_links_html(dsl)

@@ -49,7 +49,7 @@ from .feedback_api import feedback_router, open_feedback_store, school_bank_rout
 from .holder import AssistantHolder
 from .limits import BodySizeLimit, RateLimiter
 from .origins import OriginPolicy, SchoolCors
-from .settings import WebSettings
+from .settings import WebSettings, get_settings
 from .staff_auth import install_staff_sign_in
 from .viewer import policy_page
 from .widget import STATIC_DIR, WIDGET_JS, not_found_page, too_many_requests_page, widget_page
@@ -100,7 +100,7 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
     Raises:
         IndexNotFoundError: no index at ``settings.index_dir`` (run ``python ingest.py``).
     """
-    settings = settings or WebSettings()
+    settings = settings or get_settings()
     return_freed_memory()  # before the index loads: schools' graphs come and go all day
     holder = holder or AssistantHolder(settings.index_dir, assistant=assistant, reload_interval=settings.reload_interval)
     _warm_up(holder)
@@ -172,10 +172,12 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
 
     @app.get("/api/widget-status", include_in_schema=False, dependencies=widget_limit)
     def widget_status(request: Request, school: str | None = None) -> JSONResponse:
-        """May the page asking show ``school``'s widget? ``{"known": bool, "enabled": bool}`` for the
-        embed script (`widget.js`), which checks before framing the widget so a person on a site the
-        school has not listed reads why, not the browser's "refused to connect" (issue 18). Readable
-        from any site: it says only whether the asking site may embed the widget."""
+        """May the page asking show ``school``'s widget? ``{"known": bool, "enabled": bool}``.
+
+        For the embed script (`widget.js`), which checks before framing the widget so a person on a
+        site the school has not listed reads why, not the browser's "refused to connect" (issue 18).
+        Readable from any site: it says only whether the asking site may embed the widget.
+        """
         known = bool(school) and school in holder.school_ids()
         origin = request.headers.get("origin")
         permitted = origin is None or origins.permits(origin, school, request.headers.get("host"), request.url.scheme)
@@ -198,8 +200,10 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
 
         @app.get("/examples/school-site.html", response_class=HTMLResponse, include_in_schema=False)
         def example_school_site() -> Response:
-            """The example school page, its widget tag pointed at this server (a relative URL: the request's
-            ``Host`` is never written into the page)."""
+            """The example school page, its widget tag pointed at this server.
+
+            The tag's URL is relative: the request's ``Host`` is never written into the page.
+            """
             if not EXAMPLE_PAGE.exists():
                 return HTMLResponse(not_found_page("The example page is only in a source checkout."), status_code=404)
             page = _WIDGET_SRC.sub('src="/widget.js"', EXAMPLE_PAGE.read_text(encoding="utf-8"))
@@ -256,9 +260,12 @@ def _docs_headers(page: str) -> dict[str, str]:
 
 
 async def page_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
-    """`api.http_error_handler`, except that a 429 on a page a person sees (the widget in a school's
-    iframe, the policy viewer, the admin report) is a short HTML page saying when to try again,
-    with ``Retry-After`` and the page's own framing rules, instead of raw JSON."""
+    """`api.http_error_handler`, except for a 429 on a page a person sees.
+
+    On the widget in a school's iframe, the policy viewer or the admin report, a 429 is a short
+    HTML page saying when to try again, with ``Retry-After`` and the page's own framing rules,
+    instead of raw JSON.
+    """
     path = request.url.path
     if exc.status_code != 429 or not path.startswith(_PAGE_PATHS):
         return await http_error_handler(request, exc)
@@ -300,8 +307,11 @@ UNAVAILABLE_RETRY_AFTER = 5
 
 
 async def index_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
-    """503 when the vector store (a Chroma server) is not answering: a clear message and
-    ``Retry-After``, never the exception; service resumes by itself when the store is back."""
+    """503 when the vector store (a Chroma server) is not answering.
+
+    The response is a clear message and ``Retry-After``, never the exception; service resumes by
+    itself when the store is back.
+    """
     log.error("vector store unavailable on %s: %s", request.url.path, exc)
     return JSONResponse(
         status_code=503,
@@ -311,14 +321,18 @@ async def index_unavailable_handler(request: Request, exc: Exception) -> JSONRes
 
 
 class WorkerPidHeader:
-    """ASGI middleware adding ``X-Worker-Pid`` to ``/healthz`` responses, so an operator (and
-    the tests) can see which of the ``app.py --workers N`` processes answered. Pure ASGI, so
-    Gradio's streamed responses pass through untouched."""
+    """ASGI middleware adding ``X-Worker-Pid`` to ``/healthz`` responses.
+
+    An operator (and the tests) can see which of the ``app.py --workers N`` processes answered.
+    Pure ASGI, so Gradio's streamed responses pass through untouched.
+    """
 
     def __init__(self, app) -> None:
+        """Wrap the ASGI app ``app``."""
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
+        """Pass the request on; a ``/healthz`` response gets the header."""
         if scope["type"] != "http" or scope.get("path") != "/healthz":
             await self.app(scope, receive, send)
             return
@@ -332,10 +346,12 @@ class WorkerPidHeader:
 
 
 def app_factory() -> FastAPI:
-    """The app for uvicorn worker processes (``app.py --workers N``): settings from the
-    ``ASSISTANT_*`` environment (app.py sets it from its flags), index loaded in each worker.
+    """The app for uvicorn worker processes (``app.py --workers N``).
+
+    Settings come from the ``ASSISTANT_*`` environment (app.py sets it from its flags); the index
+    is loaded in each worker.
 
     Raises:
         IndexNotFoundError, IndexUnavailableError: as for `create_app`.
     """
-    return create_app(WebSettings())
+    return create_app(get_settings())

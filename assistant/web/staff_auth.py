@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 import logging
 import math
@@ -43,6 +42,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount
 
 from .limits import RateLimiter
+from .pages import render_page
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,10 @@ def staff_password_file(index_dir: str | Path) -> Path:
 
 
 def resolve_staff_password(configured: str | None, index_dir: str | Path) -> tuple[str, Path | None]:
-    """The staff password: ``configured`` (``ASSISTANT_STAFF_PASSWORD``), else the generated one in
-    `staff_password_file`, created (random, mode 600) if absent. Returns (password, the file or None).
+    """The staff password: ``configured`` (``ASSISTANT_STAFF_PASSWORD``), else the generated one.
+
+    The generated one is kept in `staff_password_file`, created (random, mode 600) if absent.
+    Returns (password, the file or None).
 
     Several worker processes starting at once agree: the file is created exclusively, and the
     others read it.
@@ -138,6 +140,7 @@ class StaffSignIn:
     def __init__(
         self, password: str, limiter: RateLimiter | None = None, session_hours: float = 12.0, clock: Callable[[], float] = time.time
     ) -> None:
+        """Keep digests of ``password`` only (the arguments are described in the class docstring)."""
         if session_hours <= 0:
             raise ValueError(f"session_hours must be positive, not {session_hours}")
         self._password_digest = hashlib.sha256(password.encode("utf-8")).digest()
@@ -305,33 +308,30 @@ def _safe_next(target: str) -> str:
 
 
 def sign_in_page(next_path: str = "/", message: str = "") -> str:
-    """The staff sign-in form (``message`` shown above it, escaped)."""
-    alert = f'<p class="pa-error" role="alert">{html.escape(message)}</p>' if message else ""
-    return f"""<!doctype html>
-<html lang="en-GB">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Staff sign-in — Policy Assistant</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/pa-static/answer.css"></head>
-<body class="pa-plain"><main>
-<h1>Policy Assistant — staff sign-in</h1>
-<p>The staff chat is for school staff. Enter the staff password your school's administrator gave you.</p>
-{alert}
-<form method="post" action="{SIGN_IN_PATH}">
-<input type="hidden" name="next" value="{html.escape(next_path)}">
-<p><label for="pa-staff-password">Staff password</label><br>
-<input id="pa-staff-password" name="password" type="password" autocomplete="current-password" required autofocus></p>
-<p><button type="submit" id="pa-sign-in">Sign in</button></p>
-</form>
-</main></body>
-</html>
-"""
+    """The staff sign-in page (``templates/sign_in.html``).
+
+    Args:
+        next_path: where a right password leads (a path on this site, already checked by `_safe_next`).
+        message: why the last try failed, shown above the form (escaped); "" for none.
+
+    Returns:
+        The page's HTML.
+    """
+    return render_page("sign_in.html", action=SIGN_IN_PATH, next_path=next_path, message=message)
 
 
 def install_staff_sign_in(app: FastAPI, settings, limiter: RateLimiter | None) -> StaffSignIn:
-    """Add the sign-in pages to ``app`` (before Gradio is mounted) and return the `StaffSignIn` whose
-    `StaffSignIn.protect` then guards the chat. The password comes from `resolve_staff_password`.
+    """Add the sign-in pages to ``app`` (before Gradio is mounted).
+
+    The password comes from `resolve_staff_password`.
 
     Args:
+        app: the FastAPI app, Gradio not yet mounted.
         settings: a `WebSettings` (``staff_password``, ``staff_session_hours``, ``index_dir``).
+        limiter: counts sign-in attempts per client; None: not limited.
+
+    Returns:
+        The `StaffSignIn` whose `StaffSignIn.protect` then guards the chat.
     """
     configured = settings.staff_password.get_secret_value() if settings.staff_password else None
     password, path = resolve_staff_password(configured, settings.index_dir)
@@ -343,11 +343,16 @@ def install_staff_sign_in(app: FastAPI, settings, limiter: RateLimiter | None) -
 
 
 def main() -> int:
-    """Print the staff password the server will use, generating it if needed (``make demo`` runs it:
-    ``python -c "from assistant.web.staff_auth import main; main()"``). Returns the exit status."""
-    from .settings import WebSettings
+    """Print the staff password the server will use, generating it if needed.
 
-    settings = WebSettings()
+    ``make demo`` runs it: ``python -c "from assistant.web.staff_auth import main; main()"``.
+
+    Returns:
+        The exit status (0).
+    """
+    from .settings import get_settings
+
+    settings = get_settings()
     configured = settings.staff_password.get_secret_value() if settings.staff_password else None
     password, path = resolve_staff_password(configured, settings.index_dir)
     where = f"kept in {path}" if path else "from ASSISTANT_STAFF_PASSWORD"

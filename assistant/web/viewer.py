@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from assistant import Assistant, Clause
 
+from .pages import render_page
 from .render import text_html
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+")
@@ -217,7 +218,16 @@ def _source_matches(text: str, sha256: str | None) -> bool:
 
 
 def policy_page(assistant: Assistant, school: str, document: str) -> str:
-    """The full HTML page of one policy document.
+    """The full HTML page of one policy document (``templates/policy.html``).
+
+    Args:
+        assistant: the served assistant.
+        school: the school id.
+        document: the document id.
+
+    Returns:
+        The page's HTML: the document with an anchor per clause, or its indexed clauses with a
+        note when the source file no longer matches the index.
 
     Raises:
         ValueError: unknown school or document (the message names which).
@@ -227,44 +237,22 @@ def policy_page(assistant: Assistant, school: str, document: str) -> str:
     if meta is None:
         raise ValueError(f"unknown document {document!r} for school {school!r}")
     clauses = assistant.clauses(school, document)
-    note = ""
     try:
         text = assistant.document_text(school, document)
     except OSError:
         text = None
-    if text is not None and _source_matches(text, meta.get("sha256")):
-        body = document_html(text, clauses)
-    else:
-        body = indexed_clauses_html(clauses)
-        note = (
-            '<p class="pa-note" role="note">The policy file has changed since the assistant\'s index was built, '
-            "so this page lists the clauses the assistant currently quotes.</p>"
-        )
+    # A source edited or moved since the ingest: the clause offsets would point at the wrong words.
+    source_changed = text is None or not _source_matches(text, meta.get("sha256"))
     dates = [
-        f"{label} {html.escape(str(meta[key]))}"
+        f"{label} {meta[key]}"
         for key, label in (("adopted", "Adopted"), ("last_reviewed", "Last reviewed"), ("next_review", "Next review"))
         if meta.get(key)
     ]
-    title = html.escape(meta["title"])
-    return f"""<!doctype html>
-<html lang="en-GB">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} — {html.escape(school_name)}</title>
-<link rel="stylesheet" href="/pa-static/policy.css">
-<script src="/pa-static/viewer.js" defer></script>
-</head>
-<body class="pa-policy">
-<header class="pa-policy-header">
-<p class="pa-school">{html.escape(school_name)}</p>
-<h1>{title}</h1>
-<p class="pa-dates">{" · ".join(dates)}</p>
-</header>
-<main id="policy" class="pa-document">
-{note}
-{body}
-</main>
-</body>
-</html>
-"""
+    return render_page(
+        "policy.html",
+        title=meta["title"],
+        school_name=school_name,
+        dates=dates,
+        source_changed=source_changed,
+        body=indexed_clauses_html(clauses) if source_changed else document_html(text, clauses),
+    )
