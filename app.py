@@ -234,7 +234,7 @@ def _serve_workers(settings) -> int:
 
     from assistant import IndexNotFoundError
     from assistant.errors import IndexUnavailableError
-    from assistant.indexing import open_generation, read_clauses, read_manifest, verify_generation
+    from assistant.index import open_generation, read_clauses, read_manifest, verify_generation
 
     try:
         generation = open_generation(settings.index_dir)
@@ -249,7 +249,7 @@ def _serve_workers(settings) -> int:
     os.environ["ASSISTANT_WORKERS"] = "1"
     # N workers each embedding on every core would oversubscribe them: share the cores out.
     os.environ.setdefault("ASSISTANT_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // settings.workers)))
-    _print_urls(settings, sorted(manifest["schools"]), generation.name)
+    _print_urls(settings, sorted(manifest.schools), generation.name)
     uvicorn.run(
         "assistant.web.server:app_factory",
         factory=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from .text import content_stems, split_sentences
 from .types import Answer, Citation
 
 if TYPE_CHECKING:
+    from .index import DocumentEntry
     from .retrieval import Evidence
 
 # --- question type -------------------------------------------------------------------
@@ -161,7 +163,7 @@ def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, 
     """The sentence of a clause that best answers the query, lead-in kept.
 
     With ``sentence_similarity`` (a clause sentence → its vector's cosine similarity to
-    the query, from the index's per-sentence vectors, see `indexing.embedding_units`) the
+    the query, from the index's per-sentence vectors, see `assistant.index.units.embedding_units`) the
     most similar sentence wins; a sentence split finer than the index's (at ";") takes
     the similarity of the sentence holding it. Without it, or when no sentence has one,
     the sentence with the most query words wins. When the winner states no rule ("Access
@@ -351,8 +353,8 @@ def plain_answer(verdict: str, mod: Modality, sentence: str, school_name: str, d
     return says[0].upper() + says[1:]
 
 
-def _review_note(meta: dict, today: dt.date) -> str | None:
-    due = meta.get("next_review")
+def _review_note(meta: DocumentEntry | None, today: dt.date) -> str | None:
+    due = meta.next_review if meta is not None else None
     if not due:
         return None
     year, month = int(due[:4]), int(due[5:7]) if len(due) >= 7 else 12
@@ -365,7 +367,7 @@ def _review_note(meta: dict, today: dt.date) -> str | None:
 def compose_answer(
     evidence: Evidence,
     school_name: str,
-    documents: dict[str, dict],
+    documents: Mapping[str, DocumentEntry],
     today: dt.date | None = None,
     sentence_similarity: dict[str, float] | None = None,
     contacts: SchoolContacts | None = None,
@@ -379,7 +381,7 @@ def compose_answer(
         evidence: the question, its history and query plan, the school's ranked clauses and
             the trained stage's `Judgement` (`assistant.retrieval.hybrid.Evidence`).
         school_name: display name.
-        documents: document id → manifest metadata (dates).
+        documents: document id → its `DocumentEntry` in the index manifest (titles, review dates).
         today: the date review notes are judged against (default: today).
         sentence_similarity: the top clause's sentences → cosine similarity to the query
             (see `key_sentence`); None to choose the key sentence by shared words.
@@ -424,7 +426,7 @@ def with_handover(answer: Answer, question: str, contacts: SchoolContacts, safeg
 def _compose(
     evidence: Evidence,
     school_name: str,
-    documents: dict[str, dict],
+    documents: Mapping[str, DocumentEntry],
     today: dt.date | None,
     sentence_similarity: dict[str, float] | None,
 ) -> Answer:
@@ -459,7 +461,7 @@ def _compose(
         verdict = judgement.verdict
     text = plain_answer(verdict, mod, sentence, school_name, top.clause.document_title, top.clause.lead_in)
     notes = []
-    note = _review_note(documents.get(top.clause.document, {}), today or dt.date.today())
+    note = _review_note(documents.get(top.clause.document), today or dt.date.today())
     if note:
         notes.append(note)
     return Answer(verdict=verdict, text=text, citations=citations, notes=notes, band="answer", confidence=confidence)

@@ -23,14 +23,15 @@ from .answering import compose_answer
 from .config import get_settings
 from .contacts import shared_contact_book
 from .errors import IndexOutdatedError, IndexUnavailableError, UnknownSchoolError
-from .index.store import store_of
-from .indexing import (
+from .index import (
     LAYOUT,
     STORE_FORMAT,
     Generation,
+    Manifest,
     open_generation,
     read_generation_text,
     read_manifest,
+    store_of,
     verify_clause_records,
     verify_generation,
 )
@@ -65,15 +66,15 @@ class SchoolInfo:
     documents: tuple[DocumentInfo, ...]
 
 
-def _refuse_an_older_format(generation: Generation, manifest: dict) -> None:
+def _refuse_an_older_format(generation: Generation, manifest: Manifest) -> None:
     """Serving reads only the current index format; ingest upgrades older ones.
 
     Raises:
         IndexOutdatedError: the generation has an earlier layout (one shared collection) or
             store format (one ``clauses.jsonl``), naming where it is and what to run.
     """
-    layout, store_format = manifest.get("layout"), manifest.get("store_format", 1)
-    if layout != LAYOUT or store_format != STORE_FORMAT:
+    layout, store_format = manifest.layout, manifest.store_format
+    if not manifest.current_format:
         raise IndexOutdatedError(
             f"the index at {store_of(generation).where(generation)} was built by an older ingest (layout {layout or 'shared collection'},"
             f" store format {store_format}; this version reads {LAYOUT}, format {STORE_FORMAT}): run `python ingest.py` to upgrade it"
@@ -120,7 +121,7 @@ class Assistant:
             from .rerank import shared_judge
 
             self.judge = shared_judge()
-            if self.manifest.get("trained_vectors"):
+            if self.manifest.trained_vectors:
                 _ = self.judge.encoder_id  # hash the weights (~0.3 s) now, not on the first question
 
     @classmethod
@@ -143,18 +144,18 @@ class Assistant:
     def schools(self) -> list[SchoolInfo]:
         """Every school served, sorted by id, with its documents."""
         out = []
-        for school_id, meta in sorted(self.manifest["schools"].items()):
+        for school_id, meta in sorted(self.manifest.schools.items()):
             docs = tuple(
-                DocumentInfo(school_id, doc_id, d["title"], d["clauses"], d.get("adopted"), d.get("last_reviewed"), d.get("next_review"))
-                for doc_id, d in sorted(meta["documents"].items())
+                DocumentInfo(school_id, doc_id, d.title, d.clauses, d.adopted, d.last_reviewed, d.next_review)
+                for doc_id, d in sorted(meta.documents.items())
             )
-            out.append(SchoolInfo(school_id, meta["name"], docs))
+            out.append(SchoolInfo(school_id, meta.name, docs))
         return out
 
     def school_name(self, school: str) -> str:
         """Display name of a school id. Raises ValueError for an unknown school."""
         self._check_school(school)
-        return self.manifest["schools"][school]["name"]
+        return self.manifest.schools[school].name
 
     def clauses(self, school: str, document: str | None = None) -> list[Clause]:
         """A school's clauses in document order (optionally one document's)."""
@@ -173,25 +174,25 @@ class Assistant:
             ValueError: unknown school or document.
         """
         self._check_school(school)
-        meta = self.manifest["schools"][school]["documents"].get(document)
+        meta = self.manifest.schools[school].documents.get(document)
         if meta is None:
             raise ValueError(f"unknown document {document!r} for school {school!r}")
-        if meta.get("text_file"):
+        if meta.text_file:
             try:
-                stored = read_generation_text(self.generation, meta["text_file"])
+                stored = read_generation_text(self.generation, meta.text_file)
             except IndexUnavailableError:
                 raise
             except Exception as exc:
                 raise self.retriever.unavailable(exc) from exc
             if stored is not None:
                 return stored
-        return Path(meta["path"]).read_text(encoding="utf-8-sig")
+        return Path(meta.path).read_text(encoding="utf-8-sig")
 
     # --- questions ----------------------------------------------------------------
 
     def _check_school(self, school: str) -> None:
-        if not isinstance(school, str) or school not in self.manifest["schools"]:
-            raise UnknownSchoolError(school, sorted(self.manifest["schools"]))
+        if not isinstance(school, str) or school not in self.manifest.schools:
+            raise UnknownSchoolError(school, sorted(self.manifest.schools))
 
     def _validate(self, question: str, school: str, audience: str | None, history: list[str] | None) -> list[str]:
         if not isinstance(question, str) or not question.strip():
@@ -286,13 +287,13 @@ class Assistant:
 
     def _answer(self, evidence: Evidence, today: dt.date | None) -> Answer:
         """The answer stage: compose the answer in the evidence's band, with its handover."""
-        meta = self.manifest["schools"][evidence.school]
+        meta = self.manifest.schools[evidence.school]
         similarity = None
         if evidence.band == "answer":
             similarity = self.retriever.sentence_similarity(evidence.candidates[0].clause, evidence.plan)
         # Issue 18: whom to hand over to, and whether this is a possible child-protection concern.
         contacts, concern = shared_contact_book().contacts(meta), is_concern(evidence.question, self.embeddings)
-        return compose_answer(evidence, meta["name"], meta["documents"], today, similarity, contacts, concern)
+        return compose_answer(evidence, meta.name, meta.documents, today, similarity, contacts, concern)
 
     def outside_policies(self, question: str, school: str, audience: str | None = None, history: list[str] | None = None) -> bool:
         """Whether the retriever alone would answer "not covered" (`HybridRetriever.outside_policies`).

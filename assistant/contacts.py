@@ -27,10 +27,14 @@ import logging
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CorpusError
 from .school_files import SchoolFileReader, read_school_toml
 from .types import Handover
+
+if TYPE_CHECKING:
+    from .index import SchoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +236,7 @@ class ContactBook:
         """Set up the reader of ``school.toml`` files (nothing is read until a school is asked for)."""
         self._reader = SchoolFileReader(read_contacts, NO_CONTACTS, "answers fall back to 'ask the school office'")
 
-    def contacts(self, school_meta: dict) -> SchoolContacts:
+    def contacts(self, school_meta: SchoolEntry | None) -> SchoolContacts:
         """The contacts of a school, given its entry in the index manifest."""
         found = self._reader.value(school_meta)
         return NO_CONTACTS if found is None else found

@@ -25,10 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CorpusError
 from .school_files import SchoolFileReader, read_school_toml
 from .types import ANSWER_VERDICTS
+
+if TYPE_CHECKING:
+    from .index import SchoolEntry
 
 #: Where an example is offered: the staff chat or the parent widget.
 SURFACES: tuple[str, ...] = ("chat", "widget")
@@ -120,7 +124,7 @@ class ExampleBook:
         """Set up the reader of ``school.toml`` files (nothing is read until a school is asked for)."""
         self._reader = SchoolFileReader(read_examples, (), "the school offers no example questions")
 
-    def examples(self, school_meta: dict, surface: str) -> tuple[str, ...]:
+    def examples(self, school_meta: SchoolEntry | None, surface: str) -> tuple[str, ...]:
         """The questions a school offers on ``surface`` (one of `SURFACES`), given its index-manifest entry.
 
         Raises:

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[], str] | None = None) -> int:
     """Run `build_index` and print its report; ``on_failure`` undoes a corpus change and says so."""
     from .errors import IndexUnavailableError
-    from .indexing import IngestBusyError, IngestFailed, build_index
+    from .index import IngestBusyError, IngestFailed, build_index
 
     try:
         report = build_index(args.corpus_dir, args.index_dir, progress=progress, allow_partial=args.allow_partial)
@@ -364,7 +364,7 @@ def list_index(index_dir: Path, today: dt.date | None = None, out=None) -> int:
     A next-review date in the past is marked ``(overdue)``. Returns the exit code (1 when
     no index has been built).
     """
-    from .indexing import current_generation, read_manifest
+    from .index import current_generation, read_manifest
 
     out = out or sys.stdout
     generation = current_generation(Path(index_dir))
@@ -373,33 +373,32 @@ def list_index(index_dir: Path, today: dt.date | None = None, out=None) -> int:
         return EXIT_FAILED
     manifest = read_manifest(generation)
     today = today or dt.date.today()
-    print(f"Index {generation.name} (built {manifest.get('created', '?')}) in {index_dir}", file=out)
+    print(f"Index {generation.name} (built {manifest.created or '?'}) in {index_dir}", file=out)
     header = ("document", "format", "clauses", "adopted", "last reviewed", "next review")
-    for school_id, school in sorted(manifest["schools"].items()):
+    for school_id, school in sorted(manifest.schools.items()):
         rows = []
-        for doc_id, doc in sorted(school["documents"].items()):
-            fmt = doc.get("format") or "text"
-            if doc.get("pages"):
-                fmt += f", {doc['pages']} pp"
-            due = doc.get("next_review")
+        for doc_id, doc in sorted(school.documents.items()):
+            fmt = doc.format or "text"
+            if doc.pages:
+                fmt += f", {doc.pages} pp"
+            due = doc.next_review
             overdue = bool(due) and _before(due, today)
             rows.append(
                 (
                     doc_id,
                     fmt,
-                    str(doc["clauses"]),
-                    doc.get("adopted") or "-",
-                    doc.get("last_reviewed") or "-",
+                    str(doc.clauses),
+                    doc.adopted or "-",
+                    doc.last_reviewed or "-",
                     (due or "-") + (" (overdue)" if overdue else ""),
                 )
             )
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        total = sum(doc["clauses"] for doc in school["documents"].values())
-        print(f"\n{school_id}: {school['name']} ({len(rows)} documents, {total} clauses)", file=out)
+        print(f"\n{school_id}: {school.name} ({len(rows)} documents, {school.clauses} clauses)", file=out)
         print("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), file=out)
-        for row, (_doc_id, doc) in zip(rows, sorted(school["documents"].items()), strict=True):
+        for row, (_doc_id, doc) in zip(rows, sorted(school.documents.items()), strict=True):
             print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)
-            print(f"    {doc['title']}", file=out)
+            print(f"    {doc.title}", file=out)
     return EXIT_OK
 
 

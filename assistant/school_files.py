@@ -15,9 +15,12 @@ import threading
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .errors import CorpusError
+
+if TYPE_CHECKING:
+    from .index import SchoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +41,15 @@ def read_school_toml(meta_path: Path) -> dict:
         raise CorpusError(meta_path, f"cannot be read as TOML ({exc})") from exc
 
 
-def school_toml_paths(school_meta: dict) -> list[Path]:
+def school_toml_paths(school: SchoolEntry | None) -> list[Path]:
     """The ``school.toml`` paths beside a school's documents, given its index-manifest entry.
 
-    One per folder its documents are in, in document order; none when no path is recorded.
+    One per folder its documents are in, in document order; none when no path is recorded
+    or ``school`` is None (a school the index does not serve).
     """
     folders: list[Path] = []
-    for doc in school_meta.get("documents", {}).values():
-        folder = Path(doc.get("path", "")).parent
+    for doc in school.documents.values() if school is not None else ():
+        folder = Path(doc.path).parent
         if str(folder) not in ("", ".") and folder not in folders:
             folders.append(folder)
     return [folder / METADATA_FILE for folder in folders]
@@ -69,7 +73,7 @@ class SchoolFileReader(Generic[T]):
         self._cache: dict[Path, tuple[int, T]] = {}
         self._lock = threading.Lock()
 
-    def value(self, school_meta: dict) -> T | None:
+    def value(self, school_meta: SchoolEntry | None) -> T | None:
         """The value from the first readable ``school.toml`` of the school (`school_toml_paths`).
 
         It is read again when its modification time changes; None when the school has no such file

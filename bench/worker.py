@@ -59,7 +59,7 @@ def ingest(system: str, corpus: Path, index_dir: Path, resume: bool = False) -> 
     embeddings = shared_embeddings()
     model_load_s = time.perf_counter() - STARTED
     if system == "ours":
-        from assistant.indexing import build_index
+        from assistant.index import build_index
 
         started = time.perf_counter()
         report = build_index(corpus, index_dir, embeddings, progress=_bar("ours: indexing", "vector"))

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 def _evaluate(corpus_dir: Path, index_dir: Path, committed: dict[Path, dict], tolerance: float) -> list[str]:
     """Score every bank against ``index_dir`` (built or refreshed from ``corpus_dir``), print the tables, return the failures."""
     from assistant import Assistant
-    from assistant.indexing import build_index
+    from assistant.index import build_index
 
     from .metrics import load_bank, score
     from .run import run_ours

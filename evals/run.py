@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from assistant import Assistant
-    from assistant.indexing import build_index
+    from assistant.index import build_index
 
     bank = load_bank(args.bank)
     build_index(args.corpus_dir, args.index_dir)  # no-op when the index matches the corpus

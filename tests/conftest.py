@@ -12,7 +12,7 @@ import pytest
 from server_helpers import STAFF_PASSWORD
 
 from assistant import Assistant
-from assistant.indexing import build_index
+from assistant.index import build_index
 
 # The suite sends far more than 30 questions a minute from one client: the per-client rate limit
 # (ASSISTANT_RATE_LIMIT) is off for every app the tests build, except where a test sets its own

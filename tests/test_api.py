@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from server_helpers import create_app
 
 from assistant import AUDIENCES, Clause
-from assistant.indexing import build_index
+from assistant.index import build_index
 from assistant.web.holder import AssistantHolder
 from assistant.web.settings import WebSettings
 from assistant.web.viewer import document_html

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import common  # noqa: E402
 import generate_corpus  # noqa: E402
 
-from assistant.indexing import chunk_school  # noqa: E402
+from assistant.index import chunk_school  # noqa: E402
 from assistant.loading import load_corpus  # noqa: E402
 
 pytestmark = pytest.mark.unit

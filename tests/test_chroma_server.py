@@ -20,14 +20,14 @@ import pytest
 from server_helpers import app_env, free_port, staff_client, start_app, stop, wait_healthy, wait_until
 
 from assistant.config import get_settings
-from assistant.indexing import (
+from assistant.index import (
     RemoteGeneration,
     build_index,
     chroma_client,
     current_generation,
     meta_collection_name,
     read_clauses,
-    read_manifest,
+    read_manifest_dict,
     school_collection_name,
 )
 
@@ -131,7 +131,7 @@ def test_ingest_writes_the_whole_generation_to_the_server(ingested):
     with server_env(port):
         generation = current_generation(root / "somewhere-else")
         assert generation == RemoteGeneration(report.generation)
-        manifest = read_manifest(generation)
+        manifest = read_manifest_dict(generation)
         assert sorted(manifest["schools"]) == sorted(report.schools)
         clauses = read_clauses(generation)
         assert {c.school for c in clauses} == set(report.schools)
@@ -188,9 +188,9 @@ def test_a_new_ingest_is_picked_up_by_every_app_and_old_generations_are_collecte
         assert any(added in c["text"] for c in cited)
 
     # with no grace period, a third ingest deletes every generation but the served one and its predecessor
-    import assistant.indexing as indexing
+    import assistant.index.build as build
 
-    monkeypatch.setattr(indexing, "GENERATION_GRACE_SECONDS", 0)
+    monkeypatch.setattr(build, "GENERATION_GRACE_SECONDS", 0)
     policy.write_text(policy.read_text(encoding="utf-8") + "\nVisitors must sign in at reception.\n", encoding="utf-8")
     with server_env(port):
         third = build_index(root / "corpus", root / "ingest-index")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.chunking import SECTION_SEPARATOR, chunk_document, clean_markup, normalise_for_match
-from assistant.indexing import chunk_school
+from assistant.index import chunk_school
 from assistant.loading import load_school
 from assistant.types import CLAUSE_AUDIENCES, Clause, PolicyDocument, School
 

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.embedding import EnsembleEmbeddings, shared_embeddings
-from assistant.indexing import read_clauses
+from assistant.index import read_clauses
 
 ROOT = Path(__file__).resolve().parents[1]
 

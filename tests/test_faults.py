@@ -26,7 +26,7 @@ from test_chroma_server import (
     wait_until,
 )
 
-from assistant.indexing import build_index
+from assistant.index import build_index
 
 
 def no_internals(text: str) -> None:

@@ -21,7 +21,7 @@ from assistant import Assistant
 from assistant.chunking import chunk_document, normalise_for_match
 from assistant.errors import CorpusError
 from assistant.formats import extract, sniff
-from assistant.indexing import build_index
+from assistant.index import build_index
 from assistant.loading import load_school
 from evals.metrics import load_bank, score
 from evals.run import run_ours

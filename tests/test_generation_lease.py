@@ -22,8 +22,8 @@ import httpx
 import pytest
 from server_helpers import app_env, free_port, start_app, stop, wait_healthy
 
-import assistant.indexing as indexing
-from assistant.indexing import LEASES_DIR, GenerationLease, current_generation, leased_generations
+import assistant.index.lock as lock
+from assistant.index import LEASES_DIR, GenerationLease, current_generation, leased_generations
 from assistant.ingest_cli import main
 from assistant.web.holder import AssistantHolder
 
@@ -129,7 +129,7 @@ def test_a_lease_holds_only_while_its_server_lives_for_this_index_folder(tmp_pat
     assert leased_generations(copy) == set()
 
     # a lease not refreshed for LEASE_TTL_SECONDS is stale: it no longer holds and is removed; a refresh renews it
-    stale = time.time() - indexing.LEASE_TTL_SECONDS - 5
+    stale = time.time() - lock.LEASE_TTL_SECONDS - 5
     os.utime(lease_file, (stale, stale))
     assert leased_generations(index) == set() and not lease_file.exists()
     holder.lease.refresh()
@@ -140,12 +140,12 @@ def test_a_lease_holds_only_while_its_server_lives_for_this_index_folder(tmp_pat
     dead.wait()
     record = {
         "index_dir": str(index.resolve()),
-        "host": indexing._host(),
+        "host": lock._host(),
         "pid": dead.pid,
         "generations": ["gen-killed"],
         "refreshed": time.time(),
     }
-    killed = index / LEASES_DIR / f"{indexing._host()}-{dead.pid}-dead.json"
+    killed = index / LEASES_DIR / f"{lock._host()}-{dead.pid}-dead.json"
     killed.write_text(json.dumps(record), encoding="utf-8")
     assert leased_generations(index) == {generation.name} and not killed.exists()
 
@@ -154,7 +154,7 @@ def test_a_lease_holds_only_while_its_server_lives_for_this_index_folder(tmp_pat
     lease.serve(generation)
     lease.serve(index / "gen-newer")
     assert lease.generations == {generation.name, "gen-newer"}
-    monkeypatch.setattr(indexing, "LEASE_LINGER_SECONDS", 0.0)
+    monkeypatch.setattr(lock, "LEASE_LINGER_SECONDS", 0.0)
     lease.serve(index / "gen-newest")
     assert lease.generations == {generation.name, "gen-newest"}  # gen-newer lingered 0 s; the first still has its minute
     lease.release()

@@ -21,7 +21,7 @@ from server_helpers import create_app
 
 from assistant import Assistant, CorpusError
 from assistant.contacts import FALLBACK, NO_CONTACTS, handover_for, has_contact_details, read_contacts
-from assistant.indexing import build_index
+from assistant.index import build_index
 from assistant.loading import load_school
 from assistant.web.render import answer_html
 from assistant.web.settings import WebSettings

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_helpers import create_app
 
-from assistant.indexing import build_index
+from assistant.index import build_index
 from assistant.web.settings import WebSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, serve_example_site
 
-from assistant.indexing import build_index
+from assistant.index import build_index
 from assistant.web import WebSettings, create_app
 
 pytestmark = [

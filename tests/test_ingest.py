@@ -19,14 +19,14 @@ import pytest
 
 from assistant import Assistant
 from assistant.errors import IndexOutdatedError
-from assistant.indexing import (
+from assistant.index import (
     IngestFailed,
     build_index,
     chroma_client,
     current_generation,
     embedding_units,
     read_clauses,
-    read_manifest,
+    read_manifest_dict,
     school_collection_name,
 )
 from assistant.loading import load_school
@@ -174,7 +174,7 @@ def test_an_index_of_the_earlier_store_format_is_refused_until_the_next_ingest_u
     records = "".join((gen / "clauses" / f"{school}.jsonl").read_text(encoding="utf-8") for school in SCHOOLS)
     (gen / "clauses.jsonl").write_text(records, encoding="utf-8")
     shutil.rmtree(gen / "clauses")
-    manifest = read_manifest(gen)
+    manifest = read_manifest_dict(gen)
     del manifest["store_format"]
     (gen / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(IndexOutdatedError, match=r"built by an older ingest .*store format 1.*run `python ingest.py` to upgrade it"):
@@ -196,9 +196,9 @@ def test_a_schools_widget_sites_travel_in_the_index_and_a_change_to_them_is_serv
     """App processes that have only the index (Chroma server mode) still know where each
     school's widget may appear; editing the list in school.toml reaches them on re-ingest."""
     corpus, index = workspace
-    manifest = Assistant.load(index).manifest["schools"]
-    assert manifest["glais"]["widget_origins"] == list(load_school(corpus / "glais").widget_origins)
-    assert manifest["glais"]["widget_origins"] != manifest["st-michaels"]["widget_origins"]
+    manifest = Assistant.load(index).manifest.schools
+    assert manifest["glais"].widget_origins == tuple(load_school(corpus / "glais").widget_origins)
+    assert manifest["glais"].widget_origins != manifest["st-michaels"].widget_origins
 
     toml = corpus / "glais" / "school.toml"
     toml.write_text(
@@ -211,9 +211,9 @@ def test_a_schools_widget_sites_travel_in_the_index_and_a_change_to_them_is_serv
     report = build_index(corpus, index)
 
     assert report.changed and report.embedded == 0  # the same clause texts: vectors reused
-    served = Assistant.load(index).manifest["schools"]
-    assert served["glais"]["widget_origins"] == ["https://parents.glais.example"]
-    assert served["st-michaels"]["widget_origins"] == manifest["st-michaels"]["widget_origins"]
+    served = Assistant.load(index).manifest.schools
+    assert served["glais"].widget_origins == ("https://parents.glais.example",)
+    assert served["st-michaels"].widget_origins == manifest["st-michaels"].widget_origins
 
 
 # --- editing, removing, adding -------------------------------------------------------------------
@@ -441,4 +441,4 @@ def test_a_failed_ingest_keeps_the_served_generation_loadable(workspace):
     assert results["glais/empty"] == "failed"
     assert {v for k, v in results.items() if k != "glais/empty"} == {"unchanged"}
     assert snapshot(index) == before
-    assert read_manifest(current_generation(index))["schools"].keys() == set(SCHOOLS)
+    assert read_manifest_dict(current_generation(index))["schools"].keys() == set(SCHOOLS)

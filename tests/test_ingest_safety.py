@@ -24,7 +24,7 @@ from policy_fixtures import cached_format_corpora, encrypted_pdf, legacy_text, s
 
 from assistant import Assistant
 from assistant.config import get_settings
-from assistant.indexing import IngestBusyError, build_index, current_generation, ingest_lock, read_clauses, read_manifest
+from assistant.index import IngestBusyError, build_index, current_generation, ingest_lock, read_clauses, read_manifest_dict
 from assistant.ingest_cli import main
 from assistant.loading import dates_from_text
 
@@ -260,7 +260,7 @@ def test_a_symbolic_link_is_refused_by_name_and_allow_partial_serves_the_rest(ca
     assert refusal in err, err
     assert "4711" not in out + err
     generation = current_generation(served)
-    schools = read_manifest(generation)["schools"]
+    schools = read_manifest_dict(generation)["schools"]
     assert sorted(schools) == sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
     for school in schools:
         assert sorted(schools[school]["documents"]) == sorted(p.stem for p in (CORPUS / school).iterdir() if p.suffix == ".txt")
@@ -292,7 +292,7 @@ def test_a_file_name_that_is_not_utf8_is_named_escaped_and_allow_partial_serves_
     assert re.search(r"FAILED +glais/caf\\xe9 \(caf\\xe9\.txt\): has a name that is not valid UTF-8", out), out
     (out + err).encode("utf-8")
     generation = current_generation(served)
-    schools = read_manifest(generation)["schools"]
+    schools = read_manifest_dict(generation)["schools"]
     assert sorted(schools) == sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
     assert sorted(schools["glais"]["documents"]) == ["social-media-mobile-phones-photography-policy"]
     assert not [c for c in read_clauses(generation) if "cafe" in c.text]
@@ -344,7 +344,7 @@ def test_school_path_adds_a_pdf_and_reads_its_title_and_pages(corpus_copy, serve
     assert code == 0, out
     assert "added glais/ict-code-2024 (ict-code-2024.pdf)" in out
     assert (corpus_copy / "glais" / "ict-code-2024.pdf").read_bytes() == upload.read_bytes()
-    meta = read_manifest(current_generation(served))["schools"]["glais"]["documents"]["ict-code-2024"]
+    meta = read_manifest_dict(current_generation(served))["schools"]["glais"]["documents"]["ict-code-2024"]
     assert meta["format"] == "pdf" and meta["pages"] >= 2 and meta["title"] == "ICT Code of Conduct"
     assert meta["adopted"] == "2015-11"  # "first drawn up and agreed by governors in November 2015"
     clauses = Assistant.load(served).clauses("glais", "ict-code-2024")
@@ -361,14 +361,14 @@ def test_school_path_replaces_a_document_of_another_format_and_remove_takes_it_o
     assert code == 0, out
     assert "replaced st-michaels/ict-code-of-conduct (ict-code-of-conduct.docx, replacing ict-code-of-conduct.txt)" in out
     assert sorted(p.name for p in (corpus_copy / "st-michaels").iterdir()) == ["ict-code-of-conduct.docx", "school.toml", "visitors.txt"]
-    docs = read_manifest(current_generation(served))["schools"]["st-michaels"]["documents"]
+    docs = read_manifest_dict(current_generation(served))["schools"]["st-michaels"]["documents"]
     assert docs["ict-code-of-conduct"]["format"] == "docx" and "visitors" in docs
 
     code, out, _ = ingest(capsys, str(corpus_copy), "--index-dir", str(served), "--school", "st-michaels", "--remove", "visitors")
     assert code == 0, out
     assert re.search(r"removed +st-michaels/visitors", out)
     assert not (corpus_copy / "st-michaels" / "visitors.txt").exists()
-    assert "visitors" not in read_manifest(current_generation(served))["schools"]["st-michaels"]["documents"]
+    assert "visitors" not in read_manifest_dict(current_generation(served))["schools"]["st-michaels"]["documents"]
 
     code, _, err = ingest(
         capsys, str(corpus_copy), "--index-dir", str(served), "--school", "st-michaels", "--remove", "ict-code-of-conduct"
@@ -419,7 +419,7 @@ def test_list_shows_schools_documents_clause_counts_and_dates(served, capsys):
     code = main(["--list", "--index-dir", str(served)])
     out = capsys.readouterr().out
     assert code == 0
-    manifest = read_manifest(current_generation(served))
+    manifest = read_manifest_dict(current_generation(served))
     for school_id, school in manifest["schools"].items():
         assert f"{school_id}: {school['name']}" in out
         for doc_id, doc in school["documents"].items():
@@ -583,7 +583,9 @@ def test_review_date_is_read_from_the_document_when_the_metadata_file_has_none(c
     toml = corpus_copy / "beaudesert-park" / "school.toml"
     toml.write_text('name = "Beaudesert Park School"\n', encoding="utf-8")
     build_index(corpus_copy, served)
-    meta = read_manifest(current_generation(served))["schools"]["beaudesert-park"]["documents"]["acceptable-use-policy-ict-social-media"]
+    meta = read_manifest_dict(current_generation(served))["schools"]["beaudesert-park"]["documents"][
+        "acceptable-use-policy-ict-social-media"
+    ]
     assert (meta["adopted"], meta["last_reviewed"], meta["next_review"]) == ("2017-11-21", "2016-11", "2018-11")
     assert meta["title"] == "Acceptable Use Policy & Code of Conduct for ICT and Social Media"
     answer = Assistant.load(served).ask("Can I go on social media at school?", school="beaudesert-park", audience="pupil")
@@ -595,6 +597,8 @@ def test_metadata_file_wins_over_the_document_and_the_disagreement_is_noted(corp
     toml = corpus_copy / "beaudesert-park" / "school.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace('next_review = "2018-11"', 'next_review = "2027-11"'), encoding="utf-8")
     report = build_index(corpus_copy, served)
-    meta = read_manifest(current_generation(served))["schools"]["beaudesert-park"]["documents"]["acceptable-use-policy-ict-social-media"]
+    meta = read_manifest_dict(current_generation(served))["schools"]["beaudesert-park"]["documents"][
+        "acceptable-use-policy-ict-social-media"
+    ]
     assert meta["next_review"] == "2027-11"
     assert any("school.toml gives next_review = 2027-11 but the document says 2018-11" in n for n in report.notes)

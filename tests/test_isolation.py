@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant import AUDIENCES
-from assistant.indexing import read_clauses
+from assistant.index import read_clauses
 
 pytestmark = pytest.mark.integration
 

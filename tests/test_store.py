@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.indexing import build_index
+from assistant.index import build_index
 
 pytestmark = pytest.mark.system
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.indexing import build_index, current_generation, read_manifest
+from assistant.index import build_index, current_generation, read_manifest_dict
 from assistant.rerank import TrainedJudge, pair_passage, shared_judge
 from assistant.trained_vectors import (
     clause_vectors,
@@ -104,7 +104,7 @@ def test_ingest_stores_the_trained_vector_of_every_clause_and_serving_encodes_no
     build_index(ROOT / "corpus", index_dir)
     judge = shared_judge()
     generation = current_generation(index_dir)
-    assert read_manifest(generation)["trained_vectors"] == judge.encoder_id
+    assert read_manifest_dict(generation)["trained_vectors"] == judge.encoder_id
     bot = Assistant.load(index_dir)
     clauses = bot.clauses("st-michaels")
     stored = decode_record((generation / trained_vectors_file("st-michaels")).read_text(encoding="utf-8"), judge.encoder_id)
@@ -170,7 +170,7 @@ def test_a_retrained_encoder_makes_re_ingest_rebuild_the_vectors_even_when_no_do
     assert report.changed and report.embedded == 0  # the general encoders' vectors are copied
     second = current_generation(index_dir)
     assert second.name != first.name
-    assert read_manifest(second)["trained_vectors"] == "sha256:" + "0" * 32
+    assert read_manifest_dict(second)["trained_vectors"] == "sha256:" + "0" * 32
     record = json.loads((second / trained_vectors_file("st-michaels")).read_text(encoding="utf-8"))
     assert record["encoder"] == "sha256:" + "0" * 32
 
@@ -181,7 +181,7 @@ def test_with_the_trained_stage_off_ingest_stores_no_vectors(tmp_path, monkeypat
     monkeypatch.setenv("ASSISTANT_RERANK", "false")
     build_index(corpus, tmp_path / "index")
     generation = current_generation(tmp_path / "index")
-    assert "trained_vectors" not in read_manifest(generation)
+    assert "trained_vectors" not in read_manifest_dict(generation)
     assert not (generation / "trained-vectors").exists()
 
 

@@ -21,6 +21,7 @@ from server_helpers import create_app
 
 from assistant.errors import CorpusError
 from assistant.examples import SURFACES, ExampleBook, examples_of, read_examples
+from assistant.index import DocumentEntry, SchoolEntry
 from assistant.loading import load_school
 from assistant.web.settings import WebSettings
 from evals.metrics import cites_gold
@@ -75,14 +76,17 @@ def test_the_widget_offers_exactly_its_schools_widget_examples(index_dir, bot):
 def test_a_school_without_examples_offers_none_and_a_changed_file_is_reread(tmp_path):
     folder = tmp_path / "glais"
     shutil.copytree(CORPUS / "glais", folder)
-    meta = {"documents": {"d": {"path": str(folder / "policy.txt")}}}
+    meta = SchoolEntry(
+        name="Glais", documents={"d": DocumentEntry(title="Policy", path=str(folder / "policy.txt"), fingerprint="f", clauses=1)}
+    )
     book = ExampleBook()
     assert book.examples(meta, "chat")
     toml = folder / "school.toml"
     text = toml.read_text(encoding="utf-8")
     toml.write_text(text[: text.index("[[examples]]")], encoding="utf-8")
     assert book.examples(meta, "chat") == () and book.examples(meta, "widget") == ()
-    assert book.examples({"documents": {}}, "widget") == ()
+    assert book.examples(SchoolEntry(name="Nowhere", documents={}), "widget") == ()
+    assert book.examples(None, "widget") == ()  # a school the index does not serve
     with pytest.raises(ValueError, match="surface"):
         book.examples(meta, "email")
 

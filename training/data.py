@@ -119,7 +119,7 @@ def training_corpus_dir() -> Path:
 
 def build_training_index(index_dir: Path | None = None) -> Path:
     """Ingest every training school with the product's own ingest; returns the index folder."""
-    from assistant.indexing import build_index
+    from assistant.index import build_index
 
     index_dir = index_dir or WORK / "index"
     report = build_index(training_corpus_dir(), index_dir)

@@ -40,7 +40,7 @@ KEYS = (
 def main(argv: list[str] | None = None) -> int:
     """Score every bank with held-out fold models; returns the exit status (2: no fold models)."""
     from assistant import Assistant
-    from assistant.indexing import build_index
+    from assistant.index import build_index
     from assistant.rerank import TrainedJudge
     from evals.metrics import load_bank, score
     from evals.run import run_ours

@@ -21,7 +21,7 @@ from .store import STORE_FORMAT, Generation, index_store, school_collection_name
 def _shape(manifest: Manifest | Mapping) -> tuple[int, bool, Iterable[str]]:
     """``(store format, per-school collections?, school ids)`` of a `Manifest` or of its parsed JSON.
 
-    Callers outside the package still hold the JSON (`assistant.indexing.read_manifest`); a
+    Either form is accepted (`read_manifest_dict` gives the JSON); a
     health probe reads these three things on every call, so the JSON is not parsed into a `Manifest`.
     """
     if isinstance(manifest, Manifest):

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import IndexCorruptError, IndexUnavailableError
-from ..indexing import (
+from ..index import (
     Generation,
+    Manifest,
     RemoteGeneration,
     clause_id_of_vector,
     embedding_text,
@@ -125,13 +126,13 @@ class HybridRetriever:
 
     Args:
         generation: a ``gen-*`` folder, or a `RemoteGeneration` on the Chroma server.
-        manifest: the generation's manifest (`assistant.indexing.read_manifest`).
+        manifest: the generation's `Manifest` (`assistant.index.read_manifest`).
         embeddings: the query embedder (`assistant.embedding.EnsembleEmbeddings`).
 
     Thread-safe: per-school indexes and collections are opened once under a lock.
     """
 
-    def __init__(self, generation: Generation, manifest: dict, embeddings) -> None:
+    def __init__(self, generation: Generation, manifest: Manifest, embeddings) -> None:
         """Open the generation's vector store; schools are read on their first question."""
         self.generation = generation
         self.manifest = manifest
@@ -163,7 +164,7 @@ class HybridRetriever:
                 if index is None:
                     try:
                         clauses = read_school_clauses(self.generation, school)
-                        expected = sum(d["clauses"] for d in self.manifest["schools"][school]["documents"].values())
+                        expected = self.manifest.schools[school].clauses
                         if len(clauses) != expected:
                             raise IndexCorruptError(
                                 f"{school}'s clause records hold {len(clauses)} clauses, the manifest says {expected}: rebuild it with `python ingest.py`"
@@ -175,7 +176,7 @@ class HybridRetriever:
                         raise
                     except Exception as exc:
                         raise self.unavailable(exc) from exc
-                    encoder = self.manifest.get("trained_vectors")
+                    encoder = self.manifest.trained_vectors
                     index = self._schools[school] = SchoolIndex(clauses, self._trained_vectors(school, clauses, encoder), encoder)
         return index
 

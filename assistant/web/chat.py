@@ -96,7 +96,7 @@ def _examples(holder: AssistantHolder, school_id: str | None) -> list[list[str]]
 
     They are its ``school.toml`` ``[[examples]]`` (`assistant.examples`); none for an unknown school.
     """
-    schools = holder.get().manifest["schools"]
+    schools = holder.get().manifest.schools
     if school_id not in schools:
         return []
     return [[q] for q in shared_example_book().examples(schools[school_id], "chat")]

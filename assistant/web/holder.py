@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.indexing import Generation, GenerationLease, check_generation, current_generation, same_generation
+from assistant.index import Generation, GenerationLease, check_generation, current_generation, same_generation
 
 log = logging.getLogger(__name__)
 

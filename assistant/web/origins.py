@@ -111,9 +111,11 @@ class OriginPolicy:
 
     def school_listed(self, assistant: Assistant, school: str) -> tuple[str, ...]:
         """The origins ``school`` lists itself (``school.toml``, else the manifest); ``()`` if none."""
-        meta = assistant.manifest["schools"].get(school, {})
+        meta = assistant.manifest.schools.get(school)
         listed = self._listed.value(meta)
-        return tuple(meta.get("widget_origins", ())) if listed is None else listed
+        if listed is not None:
+            return listed
+        return meta.widget_origins if meta is not None else ()
 
     def allowed(self, school: str, assistant: Assistant | None = None) -> tuple[str, ...] | None:
         """The origins allowed for ``school`` besides the assistant's own; None means any site."""

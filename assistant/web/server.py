@@ -165,8 +165,8 @@ def create_app(settings: WebSettings | None = None, assistant: Assistant | None 
         if not school or school not in holder.school_ids(assistant):
             message = f"There is no school {school!r} here." if school else "The widget needs ?school=<school id>."
             return HTMLResponse(not_found_page(message), status_code=404, headers=widget_headers)
-        examples = shared_example_book().examples(assistant.manifest["schools"][school], "widget")
-        office = shared_contact_book().contacts(assistant.manifest["schools"][school]).office  # issue 18: for "not reachable"
+        examples = shared_example_book().examples(assistant.manifest.schools[school], "widget")
+        office = shared_contact_book().contacts(assistant.manifest.schools[school]).office  # issue 18: for "not reachable"
         page = widget_page(school, assistant.school_name(school), examples=examples, office=office.to_dict() if office else None)
         return HTMLResponse(page, headers=widget_headers)
 

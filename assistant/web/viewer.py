@@ -233,7 +233,7 @@ def policy_page(assistant: Assistant, school: str, document: str) -> str:
         ValueError: unknown school or document (the message names which).
     """
     school_name = assistant.school_name(school)
-    meta = assistant.manifest["schools"][school]["documents"].get(document)
+    meta = assistant.manifest.schools[school].documents.get(document)
     if meta is None:
         raise ValueError(f"unknown document {document!r} for school {school!r}")
     clauses = assistant.clauses(school, document)
@@ -242,15 +242,15 @@ def policy_page(assistant: Assistant, school: str, document: str) -> str:
     except OSError:
         text = None
     # A source edited or moved since the ingest: the clause offsets would point at the wrong words.
-    source_changed = text is None or not _source_matches(text, meta.get("sha256"))
+    source_changed = text is None or not _source_matches(text, meta.sha256)
     dates = [
-        f"{label} {meta[key]}"
+        f"{label} {getattr(meta, key)}"
         for key, label in (("adopted", "Adopted"), ("last_reviewed", "Last reviewed"), ("next_review", "Next review"))
-        if meta.get(key)
+        if getattr(meta, key)
     ]
     return render_page(
         "policy.html",
-        title=meta["title"],
+        title=meta.title,
         school_name=school_name,
         dates=dates,
         source_changed=source_changed,
