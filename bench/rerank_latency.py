@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs):
             bot.embeddings._embed_query_cached.cache_clear()
             bot.embeddings._embed_query_light_cached.cache_clear()
+            bot.embeddings._recent_heads.clear()
             judge._clause_vectors.clear()
             bot.judge = stage
             for item in bank:

@@ -67,3 +67,28 @@ def test_a_light_query_scores_clauses_by_the_first_model_alone(bot):
     expected = np.array(minilm.embed_documents(clauses)) @ np.array(minilm.embed_query(question))
     assert np.allclose(similarity, expected, atol=1e-4)
     assert np.argmax(similarity) == np.argmax(expected)
+
+
+@pytest.mark.integration
+def test_a_light_query_of_a_text_just_embedded_in_full_reuses_its_first_model_vector(monkeypatch):
+    """The safeguarding check embeds the question as asked with MiniLM alone; when retrieval
+    has just embedded the same text with the ensemble, no model runs again and the vector is
+    the one a fresh light query gives."""
+    embeddings = shared_embeddings()
+    question = "Is there a first aid kit on the minibus to the swimming pool?"
+    embeddings._recent_heads.pop(question, None)
+    embeddings._embed_query_cached.cache_clear()  # so the full query below runs the models
+    embeddings._embed_query_light_cached.cache_clear()
+    fresh = np.array(embeddings.embed_query_light(question))
+    embeddings._embed_query_light_cached.cache_clear()
+    embeddings.embed_query(question + " ")  # another text: its head is kept, not this one's
+    embeddings.embed_query(question)
+    calls: list[int] = []
+    encode = embeddings._encoders[0].encode
+    monkeypatch.setattr(embeddings._encoders[0], "encode", lambda texts, *a: calls.append(len(texts)) or encode(texts, *a))
+    reused = np.array(embeddings.embed_query_light(question))
+    assert calls == []
+    np.testing.assert_array_equal(reused, fresh)
+    embeddings._embed_query_light_cached.cache_clear()
+    embeddings.embed_query_light("A question never embedded in full")
+    assert calls == [1]
