@@ -102,6 +102,15 @@ def _fresh_settings() -> Iterator[None]:
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, one per test module (`browser_helpers.launch_chromium`)."""
+    from browser_helpers import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
+
+
 @pytest.fixture(scope="session")
 def index_dir(tmp_path_factory) -> Path:
     """An index of the bundled corpus (built once per test session)."""

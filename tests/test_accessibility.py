@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, sign_in_if_asked
+from browser_helpers import CHROMIUM, screenshot, serve_app, sign_in_if_asked
 
 from assistant.web import WebSettings, create_app
 
@@ -69,12 +69,6 @@ def app_url(index_dir, bot, tmp_path_factory):
     )
     with serve_app(create_app(settings, assistant=bot)) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 def new_page(browser, size: str, **extra):

@@ -16,7 +16,6 @@ import pytest
 from browser_helpers import (
     CHROMIUM,
     contrast_ratio,
-    launch_chromium,
     normalise,
     screenshot,
     serve_app,
@@ -56,12 +55,6 @@ def app_url(index_dir, bot, question_log_path):
     app = create_app(settings, assistant=bot)
     with serve_app(app) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 class Tab:

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, serve_example_site
+from browser_helpers import CHROMIUM, screenshot, serve_app, serve_example_site
 
 from assistant.index import build_index
 from assistant.web import WebSettings, create_app
@@ -46,12 +46,6 @@ def corpus_and_app(tmp_path_factory):
     app = create_app(WebSettings(index_dir=index, reload_interval=0, widget_origins="", question_log="off", rate_limit="off"))
     with serve_app(app) as base:
         yield corpus, base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 def test_widget_loads_on_the_schools_site_and_is_refused_on_another(corpus_and_app, browser):

@@ -14,7 +14,7 @@ import re
 
 import httpx
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, serve_example_site, sign_in_if_asked
+from browser_helpers import CHROMIUM, screenshot, serve_app, serve_example_site, sign_in_if_asked
 from server_helpers import create_app
 
 from assistant.answering import Modality, plain_answer, short_title
@@ -82,12 +82,6 @@ def app_url(index_dir, bot):
     settings = WebSettings(index_dir=index_dir, reload_interval=0, widget_origins="", question_log="off", rate_limit="off")
     with serve_app(create_app(settings, assistant=bot)) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 @pytest.fixture()
