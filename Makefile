@@ -35,6 +35,8 @@ demo: ingest
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@# repeated code (pylint duplicate-code; settings in pyproject.toml [tool.pylint.*])
+	$(PY) -m pylint --score=n assistant evals bench training tests app.py ingest.py
 
 # pandoc, LibreOffice and qpdf make the DOCX/HTML/PDF fixtures of the format tests; nginx runs
 # deploy/nginx.conf in front of two real apps (tests/test_chroma_server.py). Debian packages.

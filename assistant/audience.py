@@ -41,7 +41,6 @@ _TERMS: dict[str, tuple[str, ...]] = {
 _PATTERNS = {aud: re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE) for aud, terms in _TERMS.items()}
 #: How many leading words of a clause count as its subject.
 SUBJECT_WORDS = 14
-_FIRST_PERSON_PLEDGE = re.compile(r"^\s*I (will|understand|agree)\b", re.IGNORECASE)
 
 
 def _mentioned(text: str) -> list[str]:
@@ -68,8 +67,6 @@ def tag_audiences(text: str, section: str, lead_in: str = "", default: tuple[str
     """
     subject = " ".join(f"{lead_in} {text}".split()[:SUBJECT_WORDS])
     tags = set(_mentioned(subject)) | set(_mentioned(section))
-    if _FIRST_PERSON_PLEDGE.match(text) and not tags:
-        tags |= set(default)
-    if not tags:
+    if not tags:  # a clause naming no audience (a pupil pledge's "I will…" too) takes the document's
         tags = set(default) or {"everyone"}
     return tuple(sorted(t for t in tags if t in CLAUSE_AUDIENCES))

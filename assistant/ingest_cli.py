@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .config import Settings, get_settings
 from .errors import CorpusError
+from .ingest_report import print_documents, print_index_listing, print_notes, print_schools
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 _SCHOOL_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -124,8 +125,8 @@ def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[],
         print(f"ingest failed: {len(exc.problems)} file(s) cannot be ingested:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
-        _print_documents(exc.report.documents, heading="Results for every document:")
-        _print_notes(exc.report.notes)
+        print_documents(exc.report.documents, heading="Results for every document:")
+        print_notes(exc.report.notes)
         served = f" ({exc.report.generation})" if exc.report.generation else ""
         print(
             f"The served index{served} was left untouched{undone}. Fix or remove the files above, "
@@ -143,9 +144,9 @@ def _ingest(args, progress: Callable[[int, int], None], on_failure: Callable[[],
             on_failure()
         raise
 
-    _print_schools(report.schools)
-    _print_documents(report.documents, heading="Documents:", only_changes=not report.problems)
-    _print_notes(report.notes)
+    print_schools(report.schools)
+    print_documents(report.documents, heading="Documents:", only_changes=not report.problems)
+    print_notes(report.notes)
     if report.problems:
         print(f"ingest served what it could: {len(report.problems)} file(s) cannot be ingested:", file=sys.stderr)
         for problem in report.problems:
@@ -181,44 +182,6 @@ def _check_school_banks(args, schools: list[str]) -> None:
         return
     for line in lines:
         print(f"WARNING {line}")
-
-
-def _print_schools(schools: dict[str, tuple[int, int]]) -> None:
-    width = max([len(s) for s in schools] + [6])
-    print(f"{'school':<{width}}  documents  clauses")
-    for school, (docs, clauses) in sorted(schools.items()):
-        print(f"{school:<{width}}  {docs:>9}  {clauses:>7}")
-    total_docs = sum(d for d, _ in schools.values())
-    total_clauses = sum(c for _, c in schools.values())
-    print(f"{'total':<{width}}  {total_docs:>9}  {total_clauses:>7}")
-
-
-def _describe(change) -> str:
-    source = change.file or change.document
-    kind = change.format + (f", {change.pages} pages" if change.pages else "") if change.format else ""
-    return f"{change.school}/{change.document} ({source}{': ' + kind if kind else ''})"
-
-
-def _print_documents(changes, heading: str | None, only_changes: bool = False) -> None:
-    shown = [c for c in changes if not (only_changes and c.status == "unchanged")]
-    if not shown:
-        return
-    if heading:
-        print(heading)
-    for change in sorted(shown, key=lambda c: (c.school, c.document)):
-        if change.status == "failed":
-            print(f"  FAILED    {_describe(change)}: {change.reason}")
-        elif change.status == "kept":
-            print(f"  KEPT      {_describe(change)}: previous version still served ({change.clauses} clauses); {change.reason}")
-        else:
-            print(f"  {change.status:<9} {_describe(change)}: {change.clauses} clauses")
-
-
-def _print_notes(notes: list[str]) -> None:
-    if notes:
-        print("Notes:")
-        for note in notes:
-            print(f"  - {note}")
 
 
 # --- managing one document ------------------------------------------------------------------
@@ -372,38 +335,5 @@ def list_index(index_dir: Path, today: dt.date | None = None, out=None) -> int:
         print(f"No index at {Path(index_dir).resolve()}: build it with `python ingest.py`.", file=sys.stderr)
         return EXIT_FAILED
     manifest = read_manifest(generation)
-    today = today or dt.date.today()
-    print(f"Index {generation.name} (built {manifest.created or '?'}) in {index_dir}", file=out)
-    header = ("document", "format", "clauses", "adopted", "last reviewed", "next review")
-    for school_id, school in sorted(manifest.schools.items()):
-        rows = []
-        for doc_id, doc in sorted(school.documents.items()):
-            fmt = doc.format or "text"
-            if doc.pages:
-                fmt += f", {doc.pages} pp"
-            due = doc.next_review
-            overdue = bool(due) and _before(due, today)
-            rows.append(
-                (
-                    doc_id,
-                    fmt,
-                    str(doc.clauses),
-                    doc.adopted or "-",
-                    doc.last_reviewed or "-",
-                    (due or "-") + (" (overdue)" if overdue else ""),
-                )
-            )
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        print(f"\n{school_id}: {school.name} ({len(rows)} documents, {school.clauses} clauses)", file=out)
-        print("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), file=out)
-        for row, (_doc_id, doc) in zip(rows, sorted(school.documents.items()), strict=True):
-            print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), file=out)
-            print(f"    {doc.title}", file=out)
+    print_index_listing(manifest, generation.name, index_dir, today or dt.date.today(), out)
     return EXIT_OK
-
-
-def _before(date: str, today: dt.date) -> bool:
-    """True when an ISO date (YYYY, YYYY-MM or YYYY-MM-DD) is wholly before ``today``'s month."""
-    year = int(date[:4])
-    month = int(date[5:7]) if len(date) >= 7 else 12
-    return (year, month) < (today.year, today.month)

@@ -11,7 +11,7 @@ answers the question (isotonic calibration fitted on held-out schools' questions
 evaluation bank), which with the retriever's similarity floor picks the band:
 
 * ``not_covered``: the retriever's best clause is below the similarity floor
-  (`assistant.answering.should_abstain`): no citation, handover to the school office;
+  (`assistant.retrieval.should_abstain`): no citation, handover to the school office;
 * ``answer``: otherwise, when the confidence is at or above ``answer_threshold``: verdict + the clause;
 * ``unsure``: otherwise: the top three clauses, no verdict.
 

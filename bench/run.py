@@ -47,11 +47,10 @@ from load import run_load  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SYSTEMS = ("ours", "textbook")
-#: Source files whose change makes a kept index and its ingest figures stale.
-#: Source files whose change makes a kept benchmark index stale (the whole index package, and what it calls).
+#: Source files whose change makes a kept benchmark index and its ingest figures stale (the index
+#: and chunking packages, and what they call).
 INGEST_CODE = [
-    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "assistant" / "index").glob("*.py")),
-    "assistant/chunking.py",
+    *sorted(str(p.relative_to(ROOT)) for package in ("index", "chunking") for p in (ROOT / "assistant" / package).glob("*.py")),
     "assistant/text.py",
     "assistant/trained_vectors.py",
     "assistant/embedding.py",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_helpers import CHROMIUM
 from server_helpers import STAFF_PASSWORD
 
 from assistant import Assistant
@@ -45,11 +46,16 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse a test without exactly one layer marker (unit, integration or system), and a unit test using the index.
 
+    Tests marked ``browser`` are skipped when Debian's Chromium (`browser_helpers.CHROMIUM`) is missing.
+
     Raises:
         pytest.UsageError: naming each such test.
     """
     wrong = []
+    no_chromium = pytest.mark.skip(reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
     for item in items:
+        if item.get_closest_marker("browser") is not None and not CHROMIUM.exists():
+            item.add_marker(no_chromium)
         layers = sorted({mark.name for mark in item.iter_markers() if mark.name in LAYERS})
         if len(layers) != 1:
             wrong.append(f"{item.nodeid}: {', '.join(layers) or 'no layer'}")

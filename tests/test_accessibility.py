@@ -17,15 +17,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, screenshot, serve_app, sign_in_if_asked
+from browser_helpers import screenshot, serve_app, sign_in_if_asked
 
 from assistant.web import WebSettings, create_app
 
-pytestmark = [
-    pytest.mark.system,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
-]
+# `browser` tests skip when Debian's Chromium is missing (tests/conftest.py).
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 TIMEOUT_MS = 30_000

@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 
 import pytest
 from browser_helpers import (
-    CHROMIUM,
     contrast_ratio,
     normalise,
     screenshot,
@@ -26,11 +25,8 @@ from browser_helpers import (
 from assistant.web import WebSettings, create_app
 from assistant.web.render import VERDICT_LABELS
 
-pytestmark = [
-    pytest.mark.system,
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
-]
+# `browser` tests skip when Debian's Chromium is missing (tests/conftest.py).
+pytestmark = [pytest.mark.system, pytest.mark.browser]
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect

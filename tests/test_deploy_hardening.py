@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot
+from browser_helpers import launch_chromium, screenshot
 from server_helpers import app_env, free_port, sign_in, start_app, stop, wait_healthy
 from test_chroma_server import nginx
 
@@ -115,7 +115,6 @@ def test_through_nginx_each_client_has_its_own_rate_limit_and_cannot_choose_its_
 
 @pytest.mark.system
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
 def test_the_widget_answers_through_nginx_in_a_real_browser(proxy):
     pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import expect
@@ -241,10 +240,9 @@ def test_the_widget_and_viewer_over_their_limit_show_a_page_not_json(app):
 
 
 @pytest.mark.system
+@pytest.mark.browser
 def test_api_docs_load_only_from_the_assistant_itself(app):
     pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
     from playwright.sync_api import expect
 
     port, _ = app

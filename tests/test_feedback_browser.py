@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app, sign_in_if_asked
+from browser_helpers import launch_chromium, screenshot, serve_app, sign_in_if_asked
 
 from assistant.web import WebSettings, create_app
 from evals.metrics import load_bank
@@ -27,7 +27,6 @@ TOKEN = "admin-token-for-the-feedback-browser-test"
 pytestmark = [
     pytest.mark.system,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_helpers import CHROMIUM, launch_chromium, screenshot, serve_app
+from browser_helpers import launch_chromium, screenshot, serve_app
 from server_helpers import create_app
 
 from assistant import Assistant, CorpusError
@@ -209,7 +209,6 @@ def test_the_question_log_flags_safeguarding_rows_for_the_dsl_and_keeps_them_red
 
 @pytest.mark.system
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
 def test_widget_shows_the_dsl_for_a_safeguarding_question_and_the_office_for_a_not_covered_one(server):
     expect = pytest.importorskip("playwright.sync_api").expect
     base, _ = server

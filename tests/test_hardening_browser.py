@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser_helpers import CHROMIUM, screenshot, serve_app, serve_example_site
+from browser_helpers import screenshot, serve_app, serve_example_site
 
 from assistant.index import build_index
 from assistant.web import WebSettings, create_app
@@ -21,7 +21,6 @@ from assistant.web import WebSettings, create_app
 pytestmark = [
     pytest.mark.system,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)"),
 ]
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect

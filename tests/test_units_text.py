@@ -1,7 +1,7 @@
 """Exact values of what a clause is tagged, named and embedded as, worked by hand from each definition.
 
 No model, no index: audience tagging (`tag_audiences`, assistant/audience.py), clause ids
-(`clause_id_for`, assistant/chunking.py) and the texts each clause is embedded as
+(`clause_id_for`, assistant/chunking/clauses.py) and the texts each clause is embedded as
 (`embedding_text`, `unit_sentences`, `embedding_units`, `continues_lead_in`, `vector_id`,
 `clause_id_of_vector`, assistant/index/units.py).
 """

@@ -14,7 +14,7 @@ import re
 
 import httpx
 import pytest
-from browser_helpers import CHROMIUM, screenshot, serve_app, serve_example_site, sign_in_if_asked
+from browser_helpers import screenshot, serve_app, serve_example_site, sign_in_if_asked
 from server_helpers import create_app
 
 from assistant.answering import Modality, plain_answer, short_title
@@ -30,7 +30,6 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect
 TIMEOUT_MS = 30_000
 expect.set_options(timeout=TIMEOUT_MS)
-browser_only = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium (run `make chromium`)")
 
 
 # --- the answer's text ---------------------------------------------------------------------
@@ -94,7 +93,6 @@ def page(browser):
 
 
 @pytest.mark.system
-@browser_only
 @pytest.mark.browser
 def test_an_unknown_school_in_a_chat_link_says_so(page, app_url, bot):
     page.goto(f"{app_url}/?school=no-such-school&role=staff")
@@ -121,7 +119,6 @@ def _ask_in_widget(page, question: str) -> dict:
 
 
 @pytest.mark.system
-@browser_only
 @pytest.mark.browser
 def test_new_conversation_in_the_widget_clears_the_log_and_the_history_it_sends(page, app_url):
     page.goto(f"{app_url}/widget?school={SCHOOL}")
@@ -144,7 +141,6 @@ def test_new_conversation_in_the_widget_clears_the_log_and_the_history_it_sends(
 
 
 @pytest.mark.system
-@browser_only
 @pytest.mark.browser
 def test_an_unreachable_server_is_explained_with_the_office_contact(page, app_url):
     page.goto(f"{app_url}/widget?school={SCHOOL}")
@@ -159,7 +155,6 @@ def test_an_unreachable_server_is_explained_with_the_office_contact(page, app_ur
 
 
 @pytest.mark.system
-@browser_only
 @pytest.mark.browser
 def test_the_widget_on_a_site_the_school_has_not_listed_says_it_is_not_enabled_there(page, app_url):
     with serve_example_site(app_url) as site:
@@ -185,7 +180,6 @@ def test_the_widget_status_says_which_sites_may_show_the_widget(app_url):
 
 
 @pytest.mark.system
-@browser_only
 @pytest.mark.browser
 def test_an_unreachable_server_is_explained_by_the_embed_script(page, app_url):
     with serve_example_site(app_url) as site:

@@ -104,7 +104,7 @@ def admin_router(
 
     @router.get("/report", response_class=HTMLResponse)
     def report_html(school: str | None = None, limit: int = 20) -> Response:
-        """The policy-gap report page of ``school``; without one, the school picker (issue 18: `feedback_api`)."""
+        """The policy-gap report page of ``school``; without one, the school picker (issue 18: `school_bank_api`)."""
         if not school:
             return RedirectResponse("/admin/school", status_code=303)
         report, name = _report(school, limit)

@@ -5,6 +5,10 @@ HTML-escaped (``&``, ``<``, ``>``, ``'`` and ``"``) unless it is `markupsafe.Mar
 template marks a value ``|safe`` only where the Python that built it escaped every part
 itself, and says so in a comment (today only a policy document's body, from
 `viewer.document_html` or `viewer.indexed_clauses_html`). Undefined names are errors (`jinja2.StrictUndefined`), not empty strings.
+
+Every full page extends ``templates/base.html``, which writes the doctype, the ``<head>`` (charset,
+viewport, ``answer.css``) and the ``<body>`` once; a page fills its blocks (title, stylesheets,
+scripts, body class, main).
 """
 
 from __future__ import annotations

@@ -45,10 +45,11 @@ from ..examples import shared_example_book
 from .admin import admin_router
 from .api import api_router, http_error_handler, validation_error_handler
 from .chat import build_chat, chat_theme
-from .feedback_api import feedback_router, open_feedback_store, school_bank_router
+from .feedback_api import feedback_router, open_feedback_store
 from .holder import AssistantHolder
 from .limits import BodySizeLimit, RateLimiter
 from .origins import OriginPolicy, SchoolCors
+from .school_bank_api import school_bank_router
 from .settings import WebSettings, get_settings
 from .staff_auth import install_staff_sign_in
 from .viewer import policy_page

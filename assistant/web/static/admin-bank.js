@@ -1,5 +1,5 @@
 // The admin school report (/admin/school): "Add to bank", "more clauses…" and "Run the bank" (issue 18).
-// POSTs carry the X-PA-Admin header, which another site's form or page cannot send (see feedback_api.py).
+// POSTs carry the X-PA-Admin header, which another site's form or page cannot send (see school_bank_api.py).
 (function () {
   "use strict";
 

@@ -1,4 +1,4 @@
-"""Answering: abstain or choose a verdict from the cited clause's wording, then phrase it.
+"""The verdict: which kind of answer a question wants, and what the cited clause's wording rules.
 
 The verdict comes from the clause, not from the question alone: the question decides
 only *what kind* of answer is wanted (a permission/obligation question → yes / no /
@@ -8,22 +8,13 @@ clause's key sentence (must not, may, only with, unless, must …) decides which
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from .contacts import NO_CONTACTS, SchoolContacts, handover_for, has_contact_details
-from .retrieval import expand_query, should_abstain
-from .text import content_stems, split_sentences
-from .types import Answer, Citation
-
-if TYPE_CHECKING:
-    from .index import DocumentEntry
-    from .retrieval import Evidence
+from ..retrieval import expand_query, is_follow_up
+from ..text import content_stems, split_sentences
 
 # --- question type -------------------------------------------------------------------
 
@@ -61,8 +52,6 @@ def wants_verdict(question: str, history: list[str] | None = None) -> bool:
     context); a follow-up like "what about videos?" asks the same kind of question as the
     one before; "does the school X, or do I need to Y?" asks which, so it wants info.
     """
-    from .retrieval import is_follow_up
-
     asked = _asked_segment(question)
     # "I think my friend knows my password, what should I do?": the question after the comma
     tail = asked.rsplit(", ", 1)[-1]
@@ -159,6 +148,9 @@ def modality(sentence: str) -> Modality:
     )
 
 
+# --- key sentence and verdict -------------------------------------------------------
+
+
 def key_sentence(citation_text: str, query: str, sentence_similarity: dict[str, float] | None = None) -> str:
     """The sentence of a clause that best answers the query, lead-in kept.
 
@@ -243,225 +235,3 @@ def decide_verdict(question: str, sentence: str, history: list[str] | None = Non
             return ("no" if _RESTRICTIVE.search(sentence) else "conditional"), mod
         return "yes", mod
     return "yes", mod
-
-
-# --- composing -----------------------------------------------------------------------
-
-#: Extra citations are shown only when their fused score is within this margin (z-score
-#: units) of the best one: near-ties, where the reader should see both clauses.
-SECONDARY_MARGIN = 0.35
-MAX_CITATIONS = 3
-
-
-def _condition_phrase(condition: str) -> str:
-    c = condition.strip().rstrip(".;,")
-    low = c.lower()
-    if low.startswith("unless "):
-        return "only if " + c[7:]
-    if low.startswith("without "):
-        return "only with " + c[8:]
-    return c[0].lower() + c[1:] if c else c
-
-
-#: Policy titles longer than this are shortened in the answer's sentence (the citation card keeps the full title).
-MAX_TITLE_CHARS = 40
-_TITLE_BREAK = re.compile(r"\s+(?:and|&|incorporating|including|for|–|—|-)\s+|\s*[:(]\s*", re.IGNORECASE)
-#: A lead-in that introduces a list rather than starting the rule ("… mindful of the following procedures:").
-_PREAMBLE_LEAD_IN = re.compile(r"\b(following|as follows|below|these|procedures?|guidelines?|points?|rules?)\s*:?\s*$", re.IGNORECASE)
-
-
-def short_title(title: str) -> str:
-    """``title`` shortened for a sentence ("Social Media Policy and Use of Mobile Phones … Policy" → "Social Media Policy").
-
-    A title of at most `MAX_TITLE_CHARS` characters is kept; a longer one is cut before its first
-    " and ", " & ", " for ", dash, colon or bracket when at least two words remain.
-    """
-    title = " ".join(title.split())
-    if len(title) <= MAX_TITLE_CHARS:
-        return title
-    head = _TITLE_BREAK.split(title, maxsplit=1)[0].strip()
-    return head if len(head.split()) >= 2 else title
-
-
-def _statement(sentence: str, lead_in: str) -> str:
-    """The key sentence as the body of "… says <statement>".
-
-    No quote marks, a lead-in that only introduces a list ("… the following procedures:")
-    dropped, "should: Not disclose" joined as "should not disclose", the first letter
-    lower-cased unless it starts an acronym or "I".
-    """
-    text = " ".join(sentence.split()).rstrip(" ;,:")
-    leads = [" ".join(lead_in.split())]
-    leads.append(split_sentences(leads[0], at_semicolons=True)[-1])  # the key sentence may hold only the lead-in's last sentence
-    lead = next((lead for lead in leads if lead and text.startswith(lead)), "")
-    if lead.endswith(":"):
-        rest = text[len(lead) :].strip()
-        if _PREAMBLE_LEAD_IN.search(lead) and len(rest.split()) >= 4:
-            text = rest
-        elif rest:
-            text = f"{lead[:-1].rstrip()} {_lower_first(rest)}"
-    text = text.strip("“”\"' ")
-    if re.match(r"I\b", text):  # a signed agreement ("I will not disclose …"): to the reader
-        text = _FIRST_PERSON.sub(_to_reader, text)
-    return _lower_first(text).rstrip(".") + "."
-
-
-_TO_READER = {"i": "you", "i'm": "you're", "me": "you", "my": "your", "mine": "yours", "myself": "yourself"}
-_FIRST_PERSON = re.compile(r"\b(I'm|I|me|my|mine|myself)\b", re.IGNORECASE)
-
-
-def _to_reader(match: re.Match) -> str:
-    word = _TO_READER[match.group(0).lower()]
-    starts = match.start() == 0 or re.search(r"[.!?]\s+$", match.string[: match.start()])
-    return word[0].upper() + word[1:] if starts else word
-
-
-def _lower_first(text: str) -> str:
-    first = text.split(" ", 1)[0]
-    if not first or first == "I" or (len(first) > 1 and first[:2].isupper()) or first.startswith("I'"):
-        return text
-    return text[0].lower() + text[1:]
-
-
-def plain_answer(verdict: str, mod: Modality, sentence: str, school_name: str, document_title: str, lead_in: str = "") -> str:
-    """The answer as one plain-English sentence (issue 18).
-
-    The verdict, then what the school's policy says, unquoted ("No — Glais's Social Media
-    Policy says parents must not …."). The clause itself is quoted once, in the citation
-    (`Answer.citations`), not here.
-
-    Args:
-        verdict: yes / no / conditional / info.
-        mod: the key sentence's `modality` (its condition).
-        sentence: the clause's key sentence (`key_sentence`).
-        school_name: whose policy (display name).
-        document_title: the policy's title (shortened by `short_title`).
-        lead_in: the clause's lead-in.
-
-    Returns:
-        the answer text.
-    """
-    says = f"{school_name}'s {short_title(document_title)} says {_statement(sentence, lead_in)}"
-    if verdict == "yes":
-        return f"Yes — {says}"
-    if verdict == "no":
-        return f"No — {says}"
-    if verdict == "conditional":
-        phrase = _condition_phrase(mod.condition) if mod.condition else (f"only {mod.only}" if mod.only else "")
-        lead = phrase[0].upper() + phrase[1:] if phrase else "Only in the circumstances the policy sets out"
-        return f"{lead.rstrip('.')} — {says}"
-    return says[0].upper() + says[1:]
-
-
-def _review_note(meta: DocumentEntry | None, today: dt.date) -> str | None:
-    due = meta.next_review if meta is not None else None
-    if not due:
-        return None
-    year, month = int(due[:4]), int(due[5:7]) if len(due) >= 7 else 12
-    if (year, month) >= (today.year, today.month):
-        return None
-    when = dt.date(year, month, 1).strftime("%B %Y") if len(due) >= 7 else str(year)
-    return f"This policy was due for review in {when}; check with the school that it is still current."
-
-
-def compose_answer(
-    evidence: Evidence,
-    school_name: str,
-    documents: Mapping[str, DocumentEntry],
-    today: dt.date | None = None,
-    sentence_similarity: dict[str, float] | None = None,
-    contacts: SchoolContacts | None = None,
-    safeguarding: bool = False,
-) -> Answer:
-    """The answer stage: turn what retrieval and the trained stage found into an `Answer`.
-
-    The answer is in the band they decided (`Evidence.band`), with its handover (see `with_handover`).
-
-    Args:
-        evidence: the question, its history and query plan, the school's ranked clauses and
-            the trained stage's `Judgement` (`assistant.retrieval.hybrid.Evidence`).
-        school_name: display name.
-        documents: document id → its `DocumentEntry` in the index manifest (titles, review dates).
-        today: the date review notes are judged against (default: today).
-        sentence_similarity: the top clause's sentences → cosine similarity to the query
-            (see `key_sentence`); None to choose the key sentence by shared words.
-        contacts: the school's office and Designated Safeguarding Lead (default: none, so
-            the handover says "ask the school office").
-        safeguarding: the question is a possible child-protection concern
-            (`assistant.safeguarding`): the answer starts with the fixed message naming the
-            DSL and is never "not covered".
-
-    Returns:
-        the `Answer`, with its handover.
-    """
-    answer = _compose(evidence, school_name, documents, today, sentence_similarity)
-    return with_handover(answer, evidence.question, contacts or NO_CONTACTS, safeguarding)
-
-
-def with_handover(answer: Answer, question: str, contacts: SchoolContacts, safeguarding: bool = False) -> Answer:
-    """``answer`` with whom to contact (issue 18).
-
-    - A safeguarding question: the text starts with `assistant.contacts.safeguarding_message`
-      (the DSL, how to reach them now, 999), then the policy's answer if retrieval found a
-      clause; with none it is an ``info`` answer of the message alone, never "not covered".
-    - A not-covered or unsure answer: the office contact (or "ask the school office").
-    - An answer to a question holding an email address or phone number: the office contact,
-      with ``contact_details`` set (nobody replies through the assistant).
-    """
-    if safeguarding:
-        handover = handover_for(contacts, "safeguarding", question)
-        if answer.band == "not_covered":
-            # No clause answers it, so there is no clause confidence to show beside the message.
-            return replace(
-                answer, verdict="info", band="answer", confidence=None, text=handover.message, handover=handover, safeguarding=True
-            )
-        return replace(answer, text=f"{handover.message}\n\n{answer.text}", handover=handover, safeguarding=True)
-    if answer.band in ("not_covered", "unsure"):
-        return replace(answer, handover=handover_for(contacts, answer.band, question))
-    if has_contact_details(question):
-        return replace(answer, handover=handover_for(contacts, "contact_details", question))
-    return answer
-
-
-def _compose(
-    evidence: Evidence,
-    school_name: str,
-    documents: Mapping[str, DocumentEntry],
-    today: dt.date | None,
-    sentence_similarity: dict[str, float] | None,
-) -> Answer:
-    candidates, judgement = evidence.candidates, evidence.judgement
-    confidence = None if judgement is None else round(judgement.confidence, 4)
-    band = evidence.band
-    if band == "not_covered":
-        return Answer(
-            verdict="not_covered",
-            text=f"{school_name}'s policies don't cover this. Please ask the school office.",
-            citations=[],
-            band="not_covered",
-            confidence=confidence,
-        )
-    if band == "unsure":
-        return Answer(
-            verdict="unsure",
-            text=(f"I'm not certain. These parts of {school_name}'s policies look relevant: please read them, or ask the school office."),
-            citations=[Citation.from_clause(c.clause, c.score) for c in candidates[:MAX_CITATIONS]],
-            band="unsure",
-            confidence=confidence,
-        )
-    top = candidates[0]
-    citations = [Citation.from_clause(top.clause, top.score)]
-    if judgement is None:  # fused scores: near-ties are shown too; a reranked answer cites its one clause
-        for cand in candidates[1:MAX_CITATIONS]:
-            if cand.score >= top.score - SECONDARY_MARGIN and not should_abstain(cand):
-                citations.append(Citation.from_clause(cand.clause, cand.score))
-    sentence = key_sentence(top.clause.display_text, evidence.plan[-1].text, sentence_similarity)
-    verdict, mod = decide_verdict(evidence.question, sentence, evidence.history)
-    if judgement is not None and judgement.use_classifier:
-        verdict = judgement.verdict
-    text = plain_answer(verdict, mod, sentence, school_name, top.clause.document_title, top.clause.lead_in)
-    notes = []
-    note = _review_note(documents.get(top.clause.document), today or dt.date.today())
-    if note:
-        notes.append(note)
-    return Answer(verdict=verdict, text=text, citations=citations, notes=notes, band="answer", confidence=confidence)

@@ -1,48 +1,14 @@
-"""Redact personal data from a question before it is stored.
+"""The detectors `redact` adds to scrubadub's own: names with a cue, UK-shaped phones, dates, addresses, NHS numbers, health.
 
-The data: emails, phone numbers, UK postcodes, dates, street addresses, NHS numbers, health
-conditions and (some) names.
-
-Parents type things like "my son Tom Jones (tom@example.com, 07911 123456, SW1A 1AA) lost
-his phone — who do I tell?". Before such a question is written to the question log,
-`redact` replaces each piece of personal data with a placeholder:
-``"my son {{NAME}} ({{EMAIL}}, {{PHONE}}, {{POSTALCODE}}) lost his phone — who do I tell?"``.
-
-How (checked on this machine, offline):
-
-- First the text is NFKC-normalised (full-width digits and letters become ASCII) and every
-  control, format and private-use character is removed (`strip_invisible`), so a zero-width
-  space inside ``tom@\u200bexample.com`` cannot hide an email from the detectors.
-- **scrubadub** (a maintained-enough PII scrubber, pure Python, no model download) finds
-  emails, phone numbers (Google's ``phonenumbers``, UK locale), UK postcodes, URLs,
-  National Insurance numbers, credit-card numbers, vehicle plates and credentials.
-- Patterns of this module find **dates** (``12/03/2015``, ``2015-03-12``, ``3rd March 2015``,
-  ``March 3``, ``March 2015``, "born in 2015", "DOB 2015": `DateDetector`), **street addresses**
-  with a house number (``12 Acacia Avenue``, ``Flat 3b``: `StreetAddressDetector`), **NHS
-  numbers** (any 10-digit number, spaced ``943 476 5919`` or not: `NhsNumberDetector`) and
-  **health and medical conditions** (autism, ADHD, epilepsy, diabetes, allergies, self-harm,
-  pregnancy, … and their medicines: `HealthDetector`, the list is `HEALTH_TERMS`).
-- **Names** need a named-entity model, and none runs offline here: Presidio and
-  ``scrubadub_spacy`` need a spaCy English pipeline, which Explosion publishes only on
-  GitHub (not PyPI); the PyPI copies are unofficial re-uploads, and scrubadub's TextBlob
-  name detector downloads NLTK corpora at run time. So names are found by the documented
-  patterns of `NameDetector` (a title before a surname, a name after "my son/daughter/child…",
-  after "named"/"called", after "my name is"). A bare name with no such cue ("Can Tom bring
-  his phone?", "jack smith in year 2 …") is **not** redacted: `might_name_someone` is the
-  check the question log runs after redaction to decide whether the question text may be
-  stored at all (see `assistant.question_log`).
-- Phone numbers ``phonenumbers`` rejects as unallocated (e.g. Ofcom's drama ranges
-  ``07700 900xxx``) are caught by `UkPhoneShapeDetector`, which redacts any UK-shaped number.
+Each is a scrubadub detector yielding its own filth type, whose placeholder the redacted text
+carries (``{{NAME}}``, ``{{PHONE}}``, ``{{DATE}}``, ``{{ADDRESS}}``, ``{{NHS_NUMBER}}``,
+``{{HEALTH}}``). Patterns, not a model: see the `assistant.redaction` docstring for why.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import unicodedata
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 
 import scrubadub
 import scrubadub.detectors
@@ -97,7 +63,7 @@ class NameFilth(scrubadub.filth.NameFilth):
 class NameDetector(scrubadub.detectors.Detector):
     """Names with a cue around them: a title ("Mrs Smith"), kin ("my son Tom"), "named/called X", "my name is X", "Tom's mum".
 
-    Patterns, not a model (see the module docstring for why); a pattern's name group is
+    Patterns, not a model (see the `assistant.redaction` docstring for why); a pattern's name group is
     only taken when it is not a common word that happens to be capitalised ("my son Year 6").
     """
 
@@ -338,162 +304,3 @@ class HealthDetector(scrubadub.detectors.RegexDetector):
     name = "health"
     filth_cls = HealthFilth
     regex = _HEALTH
-
-
-# --- characters that hide text from the detectors ---------------------------------------------
-
-#: Unicode categories removed by `strip_invisible`: controls, format characters (zero-width
-#: spaces and joiners, bidi overrides, soft hyphen, BOM), surrogates, private use, unassigned.
-_INVISIBLE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn"))
-_SPACES = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-
-
-def strip_invisible(text: str) -> str:
-    r"""``text`` without control, format, surrogate, private-use or unassigned characters.
-
-    Tabs and line breaks become spaces; everything else of those categories (``\x00``,
-    ``\u200b`` zero-width space, ``\u202e`` right-to-left override, ``\ufeff``, a lone
-    surrogate such as ``\ud800``) is dropped.
-    """
-    return "".join(" " if ch in _SPACES else ch for ch in text if ch in _SPACES or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
-
-
-def clean_text(text: str) -> str:
-    """What is checked and stored of a typed question.
-
-    NFKC-normalised (full-width ``０７９１１`` → ``07911``), then `strip_invisible`. A lone
-    surrogate (which NFKC cannot encode) is dropped first.
-    """
-    text = "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
-    return strip_invisible(unicodedata.normalize("NFKC", text))
-
-
-# --- is there still a name in it? ----------------------------------------------------------------
-
-_TEXTBLOB_EN = Path(scrubadub.__file__).resolve().parents[1] / "textblob" / "en"
-#: Locales of Faker whose name lists are used (first names and surnames common in UK schools).
-_NAME_LOCALES = ("en_GB", "en_US", "en_IE", "en_IN", "en_NG", "en_KE", "en_PK", "en_NZ", "pl_PL", "ga_IE")
-#: Given names that are also everyday words often enough to be kept in a question as words.
-_GIVEN_NAMES_NOT_WORDS = frozenset(
-    ("john", "peter", "william", "jack", "harry", "charlotte", "lucy", "sally", "tom", "maria", "louis", "hugh", "ken")
-)
-#: Words (and brands) typed in policy questions that the dictionary lacks; a capitalised one is not taken for a name.
-EVERYDAY_PROPER_WORDS = frozenset(
-    re.findall(
-        r"\S+",
-        """
-    facebook fb insta instagram tiktok tiktoks youtube youtuber snapchat snap whatsapp twitter x linkedin reddit discord
-    messenger telegram signal pinterest tumblr threads bereal twitch roblox minecraft fortnite nintendo xbox playstation
-    ps5 steam spotify netflix google gmail hotmail outlook yahoo icloud apple iphone ipad ipod imac macbook android
-    samsung microsoft windows office teams zoom skype onedrive dropbox sharepoint chromebook chromebooks kindle alexa
-    siri chatgpt openai copilot wifi bluetooth airdrop airpods ebay amazon gumtree vinted depop paypal mumsnet blogger
-    wordpress animoto canva seesaw tapestry classdojo dojo parentmail parentpay scopay arbor sims bromcom ofsted dfe
-    senco sendco dsl dfes kcsie prevent ks1 ks2 ks3 ks4 sats gcse gcses alevels btec pe pta pshe rse re ict it eyfs
-    nhs gp cctv dbs gdpr ico covid christmas easter diwali eid ramadan hanukkah halloween monday tuesday wednesday
-    thursday friday saturday sunday january february march april may june july august september october november
-    december england scotland wales britain uk london st mr mrs ms miss sir dr guy guys sen send sys admin
-    """,
-    )
-)
-
-
-@cache
-def _vocabulary() -> tuple[frozenset[str], frozenset[str]]:
-    """(English words, lower case; name words not also everyday words), from TextBlob's and Faker's shipped lists."""
-    import importlib
-
-    words: set[str] = set()
-    frequency: dict[str, int] = {}
-    for line in (_TEXTBLOB_EN / "en-spelling.txt").read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not line.startswith(";"):
-            frequency[parts[0]] = int(parts[1])
-    lower_case_words = set()
-    for line in (_TEXTBLOB_EN / "en-lexicon.txt").read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and not parts[1].startswith("NNP") and parts[0].islower():
-            lower_case_words.add(parts[0])
-    words = set(frequency) | lower_case_words | EVERYDAY_PROPER_WORDS
-    names: set[str] = set()
-    for locale in _NAME_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attr in ("first_names", "first_names_male", "first_names_female", "last_names"):
-            for full in getattr(provider, attr, ()):
-                names.update(part.lower() for part in re.split(r"[\s-]", full) if part.isascii() and part.isalpha())
-    everyday = {n for n in names if n in lower_case_words and frequency.get(n, 0) >= 5} - _GIVEN_NAMES_NOT_WORDS
-    return frozenset(words), frozenset(names - everyday - EVERYDAY_PROPER_WORDS)
-
-
-#: A word as a name is written, not `assistant.text.words`: capitals, any script's letters and an
-#: inner apostrophe of either kind are kept ("O’Neill", "Zoë"), since case and spelling decide
-#: whether a word is taken for a name.
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
-_SAINT = re.compile(r"\b(?:St|Saint)\.?\s+$")
-
-
-def possible_names(text: str) -> list[str]:
-    """Words of ``text`` (after `redact`) that may be a person's name; empty when none looks like one.
-
-    A word is taken for a name when it is in the first-name or surname lists shipped with
-    Faker (``en_GB``, ``en_US``, ``en_IE``, ``en_IN``, ``en_NG``, ``en_KE``, ``en_PK``, ``en_NZ``,
-    ``pl_PL``, ``ga_IE``; about 8,000 names) and is not an everyday English word (TextBlob's
-    lexicon: "will", "grace", "may", "mark", "green" are kept as words), in any case ("jack smith");
-    or when it is capitalised (anywhere) and is no English word (TextBlob's 64,000-word
-    dictionary) or common brand (`EVERYDAY_PROPER_WORDS`): "Zephyrine". A rare name typed in lower
-    case ("zephyrine") and a name that is also an everyday word ("Grace", "Will") are missed.
-    """
-    words, names = _vocabulary()
-    text = _PLACEHOLDER.sub(" ", text)
-    found = []
-    for match in _WORD.finditer(text):
-        word = match.group()
-        low = re.sub(r"['’]s$", "", word.lower())
-        if _SAINT.search(text[: match.start()]):
-            continue  # "St Michael's", "Saint Margaret's": a school or church, not a person
-        if low in names:
-            found.append(word)
-            continue
-        if word[0].isupper() and not word.isupper() and low not in words and word.lower() not in words:
-            found.append(word)
-    return found
-
-
-def might_name_someone(text: str) -> bool:
-    """True when ``text`` (already redacted) may still name a person: see `possible_names`."""
-    return bool(possible_names(text))
-
-
-_lock = threading.Lock()
-_scrubber: scrubadub.Scrubber | None = None
-
-
-def _get_scrubber() -> scrubadub.Scrubber:
-    global _scrubber
-    with _lock:
-        if _scrubber is None:
-            scrubber = scrubadub.Scrubber(locale="en_GB")
-            scrubber.add_detector(NameDetector)
-            scrubber.add_detector(UkPhoneShapeDetector)
-            for detector in (DateDetector, StreetAddressDetector, NhsNumberDetector, HealthDetector):
-                scrubber.add_detector(detector)
-            _scrubber = scrubber
-        return _scrubber
-
-
-def redact(text: str) -> str:
-    """``text`` with personal data replaced by placeholders.
-
-    The placeholders: ``{{EMAIL}}``, ``{{PHONE}}``, ``{{POSTALCODE}}``, ``{{DATE}}``,
-    ``{{ADDRESS}}``, ``{{NHS_NUMBER}}``, ``{{HEALTH}}``, ``{{NAME}}``, …
-
-    The text is first passed through `clean_text` (NFKC, no control or format characters), so
-    a zero-width space cannot split an email or a phone number. Thread-safe; about 1 ms for a
-    question. Overlapping finds are merged into one placeholder.
-    """
-    text = clean_text(text)
-    if not text:
-        return text
-    scrubber = _get_scrubber()
-    with _lock:  # scrubadub's detectors keep no state, but its Scrubber is not documented as thread-safe
-        return scrubber.clean(text)
