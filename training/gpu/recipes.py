@@ -171,6 +171,23 @@ def save_scores(name, scores_of):
             f.write(json.dumps({"config": name, "id": k, "s": [round(float(x), 4) for x in v]}) + "\n")
 
 
+def trainer_arguments(epochs, batch, lr, seed):
+    """Training arguments every recipe shares (a 10 % warm-up, no checkpoints, no reporting)."""
+    return {
+        "output_dir": tempfile.mkdtemp(),
+        "num_train_epochs": epochs,
+        "per_device_train_batch_size": batch,
+        "learning_rate": lr,
+        "warmup_steps": 0.1,
+        "seed": seed,
+        "save_strategy": "no",
+        "logging_steps": 1000,
+        "report_to": "none",
+        "dataloader_num_workers": 0,
+        "use_cpu": DEVICE == "cpu",
+    }
+
+
 # ---------------------------------------------------------------- bi-encoder
 def train_bi(train, epochs, n_neg, lr=3e-5, batch=32, seed=13, max_len=96):
     from datasets import Dataset
@@ -198,20 +215,7 @@ def train_bi(train, epochs, n_neg, lr=3e-5, batch=32, seed=13, max_len=96):
     order = list(range(len(cols["anchor"])))
     random.Random(seed).shuffle(order)
     cols = {k: [v[j] for j in order] for k, v in cols.items()}
-    args = SentenceTransformerTrainingArguments(
-        output_dir=tempfile.mkdtemp(),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch,
-        learning_rate=lr,
-        warmup_steps=0.1,
-        seed=seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
-        save_strategy="no",
-        logging_steps=1000,
-        report_to="none",
-        dataloader_num_workers=0,
-        use_cpu=DEVICE == "cpu",
-    )
+    args = SentenceTransformerTrainingArguments(**trainer_arguments(epochs, batch, lr, seed), batch_sampler=BatchSamplers.NO_DUPLICATES)
     SentenceTransformerTrainer(
         model=model, args=args, train_dataset=Dataset.from_dict(cols), loss=MultipleNegativesRankingLoss(model)
     ).train()
@@ -245,20 +249,7 @@ def ce_arguments(epochs, batch, lr, seed):
     """The cross-encoder recipes' training arguments (bf16 on a GPU, a 10 % warm-up, no checkpoints)."""
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
-    return CrossEncoderTrainingArguments(
-        output_dir=tempfile.mkdtemp(),
-        num_train_epochs=epochs,
-        per_device_train_batch_size=batch,
-        learning_rate=lr,
-        warmup_steps=0.1,
-        seed=seed,
-        save_strategy="no",
-        logging_steps=1000,
-        report_to="none",
-        dataloader_num_workers=0,
-        use_cpu=DEVICE == "cpu",
-        bf16=DEVICE == "cuda",
-    )
+    return CrossEncoderTrainingArguments(**trainer_arguments(epochs, batch, lr, seed), bf16=DEVICE == "cuda")
 
 
 def train_ce(train, epochs, n_neg, nc_neg, layers=None, lr=5e-5, batch=32, seed=13, max_len=192, loss="bce"):
