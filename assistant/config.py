@@ -75,6 +75,19 @@ def _default_model_cache() -> Path:
     return Path.home() / ".cache" / "policy-assistant"
 
 
+def _optional_secret(value: SecretStr | None, variable: str, min_chars: int, generator: str) -> SecretStr | None:
+    """``None`` for an empty or blank secret; ``value`` when it has at least ``min_chars`` characters.
+
+    Raises:
+        ValueError: a shorter one, naming ``variable`` and a ``python -c`` line that makes one (``generator``).
+    """
+    if value is None or not value.get_secret_value().strip():
+        return None
+    if len(value.get_secret_value()) < min_chars:
+        raise ValueError(f"{variable} must be at least {min_chars} characters (use e.g. `python -c 'import secrets; print({generator})'`)")
+    return value
+
+
 class Settings(BaseSettings):
     """Every runtime setting; each field is set by ``ASSISTANT_<FIELD>`` in the environment.
 
@@ -218,13 +231,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_staff_password(cls, value: SecretStr | None) -> SecretStr | None:
         """An empty password means none set (a generated one is used); a short one is refused."""
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if len(value.get_secret_value()) < 12:
-            raise ValueError(
-                "ASSISTANT_STAFF_PASSWORD must be at least 12 characters (use e.g. `python -c 'import secrets; print(secrets.token_urlsafe(12))'`)"
-            )
-        return value
+        return _optional_secret(value, "ASSISTANT_STAFF_PASSWORD", 12, "secrets.token_urlsafe(12)")
 
     @field_validator("rate_limit")
     @classmethod
@@ -245,13 +252,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
         """An empty token means no token (admin endpoints off); a short one is refused."""
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if len(value.get_secret_value()) < 16:
-            raise ValueError(
-                "ASSISTANT_ADMIN_TOKEN must be at least 16 characters (use e.g. `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
-            )
-        return value
+        return _optional_secret(value, "ASSISTANT_ADMIN_TOKEN", 16, "secrets.token_urlsafe()")
 
     @property
     def any_origin(self) -> bool:
