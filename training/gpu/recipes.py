@@ -25,12 +25,13 @@ Writes to ``$OUT``: ``results.jsonl`` (per recipe: hit@1 by rerank depth × rank
 the retriever's hit@1 / recall@5 / recall@30, ROC AUC of the best score for answerable vs
 not_covered and for a right vs wrong top clause, verdict accuracy on gold clauses),
 ``scores.jsonl`` (every question's 30 scores per recipe, for calibration work here) and
-``log.txt``. ``BUDGET`` (seconds) stops starting new recipes; ``ONLY=0,2`` runs some;
+``log.txt``. ``BUDGET`` (seconds) stops starting new recipes; ``ONLY=4,0`` runs some, in that order;
 ``SMOKE=1`` runs a tiny sample on CPU to check the script.
 
-Not run yet: the session that wrote it was refused a device machine (2026-11-28). The
-recipes are too slow for 2 CPU cores (a cross-encoder fold ~2 h), which is why the
-comparison waits for a GPU; the chosen recipe must still train within ``make train``'s 90
+Run on an H200 on 2026-11-28 (steps 4, 3, 5, 9, 10; results in ``training/README.md``): no
+cross-encoder reranker learned to rank on this data, and the verdict cross-encoder beat the
+shipped classifier by 3.4 points on gold clauses. The recipes are too slow for 2 CPU cores (a
+6-layer cross-encoder fold ~2 h); a chosen recipe must still train within ``make train``'s 90
 minutes on 2 cores.
 """
 
@@ -245,21 +246,43 @@ def run_bi(name, epochs, n_neg, sample=1.0, **kw):
 
 
 # ---------------------------------------------------------------- cross-encoder
-def ce_arguments(epochs, batch, lr, seed):
-    """The cross-encoder recipes' training arguments (bf16 on a GPU, a 10 % warm-up, no checkpoints)."""
+def ce_arguments(epochs, batch, lr, seed, bf16=True):
+    """The cross-encoder recipes' training arguments (bf16 on a GPU unless asked not to, a 10 % warm-up)."""
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments
 
-    return CrossEncoderTrainingArguments(**trainer_arguments(epochs, batch, lr, seed), bf16=DEVICE == "cuda")
+    return CrossEncoderTrainingArguments(**trainer_arguments(epochs, batch, lr, seed), bf16=bf16 and DEVICE == "cuda")
 
 
-def train_ce(train, epochs, n_neg, nc_neg, layers=None, lr=5e-5, batch=32, seed=13, max_len=192, loss="bce"):
+def train_ce(train, epochs, n_neg, nc_neg, layers=None, lr=5e-5, batch=32, seed=13, max_len=192, loss="bce", pos_weight=False, bf16=True):
+    """BCE on (question, clause) pairs; ``pos_weight`` weighs positives by ``n_neg`` (the ratio of negatives),
+    the remedy sentence-transformers' MS MARCO BCE example uses; ``loss="mnrl"`` trains listwise instead
+    (softmax over the gold clause, ``n_neg`` hard negatives and in-batch negatives), which needs no
+    balancing and skips not_covered questions."""
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss, MultipleNegativesRankingLoss
 
     torch.manual_seed(seed)
     base = hf_base(layers)
     model = CrossEncoder(str(base), num_labels=1, max_length=max_len, device=DEVICE, local_files_only=True)
+    args = ce_arguments(epochs, batch, lr, seed, bf16)
+    if loss == "mnrl":
+        cols = {"query": [], "positive": [], **{f"negative_{k}": [] for k in range(n_neg)}}
+        for i in train:
+            negs = negatives(i, n_neg)
+            if not i["gold"] or len(negs) < n_neg:
+                continue
+            for g in i["gold"]:
+                cols["query"].append(i["query"])
+                cols["positive"].append(passages[g])
+                for k in range(n_neg):
+                    cols[f"negative_{k}"].append(passages[negs[k]])
+        order = list(range(len(cols["query"])))
+        random.Random(seed).shuffle(order)
+        ds = Dataset.from_dict({k: [v[j] for j in order] for k, v in cols.items()})
+        CrossEncoderTrainer(model=model, args=args, train_dataset=ds, loss=MultipleNegativesRankingLoss(model, num_negatives=4)).train()
+        shutil.rmtree(base, ignore_errors=True)
+        return model, len(order) * (1 + n_neg)
     rows = []
     for i in train:
         if i["gold"]:
@@ -272,8 +295,8 @@ def train_ce(train, epochs, n_neg, nc_neg, layers=None, lr=5e-5, batch=32, seed=
                 rows.append((i["query"], passages[c], 0.0))
     random.Random(seed).shuffle(rows)
     ds = Dataset.from_dict({"query": [r[0] for r in rows], "passage": [r[1] for r in rows], "label": [r[2] for r in rows]})
-    args = ce_arguments(epochs, batch, lr, seed)
-    CrossEncoderTrainer(model=model, args=args, train_dataset=ds, loss=BinaryCrossEntropyLoss(model)).train()
+    weight = torch.tensor(float(n_neg)) if pos_weight else None
+    CrossEncoderTrainer(model=model, args=args, train_dataset=ds, loss=BinaryCrossEntropyLoss(model, pos_weight=weight)).train()
     shutil.rmtree(base, ignore_errors=True)
     return model, len(rows)
 
@@ -386,11 +409,15 @@ PLAN = [
     lambda: run_ce("ce6-3ep-15neg", epochs=3, n_neg=15, nc_neg=6, batch=64),
     # CPU-sized (~9.5 min a fold on 2 cores, ~48 min in all): does a small cross-encoder read verdicts better than the classifier?
     lambda: run_verdict("verdict-ce4-2ep-128", 2, layers=4, max_len=128),
+    # 2026-11-28 on an H200: steps 4 and 5 collapsed to the positive rate (mean logit = log odds of
+    # 1 positive in 8 or 4 rows; ce4 ranked at chance). These two remedies, CPU-sized (128 tokens, 1 epoch):
+    lambda: run_ce("ce6-1ep-3neg-pw-fp32", epochs=1, n_neg=3, nc_neg=2, lr=2e-5, max_len=128, pos_weight=True, bf16=False),
+    lambda: run_ce("ce6-1ep-3neg-mnrl", epochs=1, n_neg=3, nc_neg=0, lr=2e-5, max_len=128, loss="mnrl", bf16=False),
 ]
-only = os.environ.get("ONLY")
-for n, step in enumerate(PLAN):
-    if only and str(n) not in only.split(","):
-        continue
+# ONLY=4,3 runs those steps in that order (the most informative first on a short lease).
+order = [int(n) for n in os.environ["ONLY"].split(",")] if os.environ.get("ONLY") else range(len(PLAN))
+for n in order:
+    step = PLAN[n]
     if time.time() - T0 > BUDGET:
         log("budget spent; skipping step", n)
         continue
