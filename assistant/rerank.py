@@ -43,6 +43,7 @@ import numpy as np
 from .retrieval.fusion import Candidate
 from .retrieval.query import is_follow_up
 from .types import ANSWER_VERDICTS, Clause
+from .verdict_features import RULE_SLOTS, rule_verdict, verdict_features
 
 #: Where the trained models live (``ASSISTANT_TRAINED_DIR`` overrides, e.g. for a fold's models).
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
@@ -226,8 +227,11 @@ class TrainedJudge:
             self._verdict_labels = list(verdict["labels"])
             self._coef = np.asarray(verdict["coef"], dtype=np.float32)
             self._intercept = np.asarray(verdict["intercept"], dtype=np.float32)
-            if self._coef.shape != (len(self._verdict_labels), 3 * self.encoder.dimension):
-                raise ValueError(f"verdict coefficients of shape {self._coef.shape} do not fit {self.encoder.dimension}-d vectors")
+            if self._coef.shape != (len(self._verdict_labels), 3 * self.encoder.dimension + len(RULE_SLOTS)):
+                raise ValueError(
+                    f"verdict coefficients of shape {self._coef.shape} do not fit {self.encoder.dimension}-d vectors"
+                    f" and {len(RULE_SLOTS)} rule slots (`assistant.verdict_features`)"
+                )
         except (OSError, ValueError, KeyError, TypeError, EncoderExportError) as exc:
             raise TrainedModelError(f"{folder}: the encoder or verdict.json cannot be read ({exc}); rebuild with `make train`") from exc
         self.calibration = Calibration.load(folder / "calibration.json") if calibrated else None
@@ -288,13 +292,16 @@ class TrainedJudge:
                 self._clause_vectors.update(fresh)
         return np.stack([found[c.clause_id] for c in clauses])
 
-    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray) -> list[str]:
-        """The classifier's verdict for each (question vector, clause vector) row pair."""
-        return [self._verdict_labels[i] for i in np.argmax(self._verdict_logits(query_vectors, clause_vectors), axis=1)]
+    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray, rule_verdicts: list[str]) -> list[str]:
+        """The classifier's verdict for each row pair (question vector, clause vector, rules' verdict).
 
-    def _verdict_logits(self, q: np.ndarray, c: np.ndarray) -> np.ndarray:
-        features = np.concatenate([q, c, q * c], axis=1)
-        return features @ self._coef.T + self._intercept
+        ``rule_verdicts``: the rules' verdict on each pair (`assistant.verdict_features.rule_verdict`).
+        """
+        logits = self._verdict_logits(query_vectors, clause_vectors, rule_verdicts)
+        return [self._verdict_labels[i] for i in np.argmax(logits, axis=1)]
+
+    def _verdict_logits(self, q: np.ndarray, c: np.ndarray, rules: list[str]) -> np.ndarray:
+        return verdict_features(q, c, rules) @ self._coef.T + self._intercept
 
     def _scored(
         self,
@@ -362,7 +369,8 @@ class TrainedJudge:
             raise ValueError("this judge was loaded without its calibration (calibrated=False)")
         reranked, query, top, share = self._scored(question, history, audience, candidates, stored)
         confidence = self.calibration.probability(share)
-        logits = self._verdict_logits(query[None, :], top[None, :])[0]
+        rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
+        logits = self._verdict_logits(query[None, :], top[None, :], [rules])[0]
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         best = int(np.argmax(probs))

@@ -24,11 +24,13 @@ from assistant.rerank import (
     TrainedJudge,
     TrainedModelError,
     fused_relevance,
+    pair_passage,
     pair_query,
     top_share,
     trained_dir,
 )
 from assistant.retrieval import Candidate, Evidence, query_plan
+from assistant.verdict_features import RULE_SLOTS, rule_verdict, verdict_features
 from assistant.web.settings import WebSettings
 from training import verify
 from training.data import QUESTIONS, TRAINING_CORPUS, _hashed_bytes, data_hash, read_questions
@@ -105,6 +107,60 @@ def test_the_calibration_is_a_non_decreasing_probability_with_ordered_bands():
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(TrainedModelError, match=r"model\.onnx is missing"):
         TrainedJudge(tmp_path)
+
+
+@pytest.mark.unit
+def test_the_verdict_features_are_the_pair_vectors_and_a_one_hot_of_the_rules_verdict():
+    q = np.array([[1.0, 2.0], [0.5, 0.0]], dtype=np.float32)
+    c = np.array([[3.0, 1.0], [2.0, 4.0]], dtype=np.float32)
+    features = verdict_features(q, c, ["no", "info"])
+    assert features.shape == (2, 3 * 2 + len(RULE_SLOTS))
+    assert features[0, :6].tolist() == [1.0, 2.0, 3.0, 1.0, 3.0, 2.0]
+    assert features[0, 6:].tolist() == [float(slot == "no") for slot in RULE_SLOTS]
+    assert features[1, 6:].tolist() == [float(slot == "info") for slot in RULE_SLOTS]
+    with pytest.raises(ValueError, match=r"'unsure'"):
+        verdict_features(q, c, ["no", "unsure"])
+    with pytest.raises(ValueError, match="2 questions, 2 clauses and 1 rule verdicts"):
+        verdict_features(q, c, ["no"])
+
+
+@pytest.mark.integration
+def test_a_verdict_classifier_without_the_rule_slots_is_a_clear_error(tmp_path):
+    (tmp_path / "encoder").symlink_to(trained_dir() / "encoder", target_is_directory=True)
+    shipped = json.loads((trained_dir() / "verdict.json").read_text(encoding="utf-8"))
+    old = {**shipped, "coef": [row[: -len(RULE_SLOTS)] for row in shipped["coef"]]}  # the vectors' features only
+    (tmp_path / "verdict.json").write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"rule slots .*rebuild with `make train`"):
+        TrainedJudge(tmp_path, calibrated=False)
+
+
+@pytest.mark.integration
+def test_the_shipped_classifier_leans_towards_the_rules_verdict():
+    # The rules' one-hot carries signal the classifier learned: a "no" from the rules raises "no"
+    # against "yes" more than a "yes" from the rules does, and the other way round.
+    verdict = json.loads((trained_dir() / "verdict.json").read_text(encoding="utf-8"))
+    coef = np.asarray(verdict["coef"])[:, -len(RULE_SLOTS) :]
+    row = {label: coef[n] for n, label in enumerate(verdict["labels"])}
+    slot = {v: RULE_SLOTS.index(v) for v in RULE_SLOTS}
+    for said, other in (("no", "yes"), ("yes", "no"), ("info", "yes"), ("conditional", "yes")):
+        lean_when_said = row[said][slot[said]] - row[other][slot[said]]
+        lean_when_other = row[said][slot[other]] - row[other][slot[other]]
+        assert lean_when_said > lean_when_other, (said, other)
+
+
+@pytest.mark.integration
+def test_an_answer_judges_its_verdict_from_the_same_features_training_used(bot):
+    # Serving and `make train` must build the classifier's input the same way: the pair's
+    # vectors and the rules' verdict on the cited clause for the question as asked.
+    judge = bot.judge
+    question, audience = "can I put photos of the class trip on my own instagram?", "staff"
+    evidence = bot.retrieve(question, "st-margarets", audience)
+    judgement = judge.judge(question, [], audience, evidence.candidates)
+    top = judgement.candidates[0].clause
+    q = judge.encoder.encode([pair_query(question, [], audience)])
+    c = judge.encoder.encode([pair_passage(top)])
+    rules = rule_verdict(question, [], audience, top.display_text)
+    assert judge.verdicts_of(q, c, [rules]) == [judgement.verdict]
 
 
 @pytest.mark.integration

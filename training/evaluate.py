@@ -39,11 +39,9 @@ def _verdict_at(pred: dict, position: int) -> str:
 
 
 def _rule_verdict(item: TrainingItem, clause_text: str) -> str:
-    from assistant.answering import decide_verdict, key_sentence
-    from assistant.retrieval import role_query
+    from assistant.verdict_features import rule_verdict
 
-    sentence = key_sentence(clause_text, role_query(item.question, item.audience))
-    return decide_verdict(item.question, sentence, list(item.history))[0]
+    return rule_verdict(item.question, list(item.history), item.audience, clause_text)
 
 
 #: Issue 16's operating point: confident precision ≥ 0.95 at coverage ≥ 0.75. When no

@@ -1,6 +1,7 @@
 """Train the reranker, the verdict classifier and the confidence calibration (``make train``).
 
     python -m training.train [--folds 5] [--skip-mine] [--out assistant/trained]
+    python -m training.train --refit-verdicts   # verdict classifiers only, on the last run's encoders
 
 Steps:
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from assistant.config import get_settings
 from assistant.rerank import VERDICT_CLASSES, pair_passage, pair_query
+from assistant.verdict_features import rule_verdict, verdict_features
 
 from .data import WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
 
@@ -185,26 +187,18 @@ def export_encoder(st_dir: Path, target: Path) -> Path:
     return target
 
 
-def verdict_features(query_vectors: np.ndarray, clause_vectors: np.ndarray) -> np.ndarray:
-    """Features of the verdict classifier: ``[q, c, q * c]`` (the InferSent pair features,
-    Conneau et al., EMNLP 2017, without |q - c|), shape ``(n, 3 * dimension)``."""
-    return np.concatenate([query_vectors, clause_vectors, query_vectors * clause_vectors], axis=1)
-
-
 def fit_verdicts(items: list[TrainingItem], texts: dict[str, ClauseText], encoder, out: Path, seed: int) -> None:
     """Multinomial logistic regression (scikit-learn) from `verdict_features` of (question, gold
-    clause) to yes / no / conditional / info; writes ``out/verdict.json`` (coef, intercept)."""
+    clause, the rules' verdict on it) to yes / no / conditional / info; writes ``out/verdict.json``
+    (coef, intercept)."""
     from sklearn.linear_model import LogisticRegression
 
-    pairs = [
-        (pair_query(i.question, list(i.history), i.audience), texts[g].passage, VERDICT_CLASSES.index(i.verdict))
-        for i in items
-        if i.gold_ids
-        for g in sorted(i.gold_ids)[:1]
-    ]
-    q = encoder.encode([p[0] for p in pairs])
-    c = encoder.encode([p[1] for p in pairs])
-    model = LogisticRegression(C=VERDICT_C, max_iter=2000, random_state=seed).fit(verdict_features(q, c), [p[2] for p in pairs])
+    answerable = [(i, sorted(i.gold_ids)[0]) for i in items if i.gold_ids]
+    q = encoder.encode([pair_query(i.question, list(i.history), i.audience) for i, _ in answerable])
+    c = encoder.encode([texts[g].passage for _, g in answerable])
+    rules = [rule_verdict(i.question, list(i.history), i.audience, texts[g].display_text) for i, g in answerable]
+    labels = [VERDICT_CLASSES.index(i.verdict) for i, _ in answerable]
+    model = LogisticRegression(C=VERDICT_C, max_iter=2000, random_state=seed).fit(verdict_features(q, c, rules), labels)
     labels = [VERDICT_CLASSES[int(k)] for k in model.classes_]
     (out / "verdict.json").write_text(
         json.dumps({"labels": labels, "coef": model.coef_.round(6).tolist(), "intercept": model.intercept_.round(6).tolist()}) + "\n"
@@ -213,18 +207,29 @@ def fit_verdicts(items: list[TrainingItem], texts: dict[str, ClauseText], encode
 
 def train_models(items: list[TrainingItem], texts: dict[str, ClauseText], out: Path, seed: int = SEED) -> Path:
     """Train the encoder and the verdict classifier on ``items``; export to ``out/encoder`` and ``out/verdict.json``."""
-    from assistant.onnx_encoder import OnnxSentenceEncoder
-
     started = time.perf_counter()
     rows = triplets(items, texts)
     random.Random(seed).shuffle(rows)
     st_dir = fit_encoder(rows, out / ".scratch", seed)
     export_encoder(st_dir, out / "encoder")
     shutil.rmtree(out / ".scratch", ignore_errors=True)
-    encoder = OnnxSentenceEncoder(out / "encoder", out / "encoder" / "model.onnx", 2)
-    fit_verdicts(items, texts, encoder, out, seed)
+    refit_verdict_classifier(items, texts, out, seed)
     print(f"trained on {len(items)} questions ({len(rows)} triplets) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
+
+
+def refit_verdict_classifier(items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED) -> None:
+    """Fit ``model_dir/verdict.json`` on ``items`` with the encoder already exported to ``model_dir/encoder``."""
+    from assistant.onnx_encoder import OnnxSentenceEncoder
+
+    encoder = OnnxSentenceEncoder(model_dir / "encoder", model_dir / "encoder" / "model.onnx", 2)
+    fit_verdicts(items, texts, encoder, model_dir, seed)
+
+
+def fold_training_items(items: list[TrainingItem], held_out: list[str] | set[str], fold: int) -> list[TrainingItem]:
+    """The questions fold ``fold``'s models train on: a `FOLD_SAMPLE` share of the other schools' (seeded)."""
+    others = [i for i in items if i.school not in held_out]
+    return random.Random(SEED + fold).sample(others, round(FOLD_SAMPLE * len(others)))
 
 
 def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseText], depth: int = PREDICT_DEPTH) -> list[dict]:
@@ -245,7 +250,8 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
         ranked = list(item.ranked_ids[:depth])
         gold = sorted(item.gold_ids)[:1]
         c = np.stack([vectors[x] for x in ranked + gold])
-        verdicts = judge.verdicts_of(np.repeat(q[None, :], len(c), axis=0), c)
+        rules = [rule_verdict(item.question, list(item.history), item.audience, texts[x].display_text) for x in ranked + gold]
+        verdicts = judge.verdicts_of(np.repeat(q[None, :], len(c), axis=0), c, rules)
         out.append(
             {
                 "id": item.id,
@@ -298,9 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calibrate-only", action="store_true", help="refit calibration and manifest from the last folds; keep the trained model"
     )
+    parser.add_argument(
+        "--refit-verdicts",
+        action="store_true",
+        help="refit the verdict classifiers (folds and final) on the last run's encoders, then calibrate; no encoder training",
+    )
     parser.add_argument("--sample", type=int, default=0, help="train on every n-th question only (a quick check of the pipeline)")
     args = parser.parse_args(argv)
-    if args.calibrate_only:
+    if args.calibrate_only or args.refit_verdicts:
         args.folds, args.skip_mine = 0, True
 
     import torch
@@ -322,8 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.folds:
         for n, held_out in enumerate(school_folds(schools, args.folds)):
             fold_dir = WORK / f"fold-{n}"
-            train_items = [i for i in items if i.school not in held_out]
-            train_items = random.Random(SEED + n).sample(train_items, round(FOLD_SAMPLE * len(train_items)))
+            train_items = fold_training_items(items, held_out, n)
             test_items = [i for i in items if i.school in held_out]
             print(f"fold {n}: held out {held_out} ({len(test_items)} questions), training on {len(train_items)}")
             train_models(train_items, texts, fold_dir)
@@ -334,8 +344,16 @@ def main(argv: list[str] | None = None) -> int:
         (WORK / "oof.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions.values()))
         (WORK / "folds.json").write_text(json.dumps(fold_of, indent=1))
     else:
-        predictions = load_oof(WORK / "oof.jsonl")
         fold_of = json.loads((WORK / "folds.json").read_text())
+        if args.refit_verdicts:
+            for n in sorted(set(fold_of.values())):
+                held_out = {s for s, f in fold_of.items() if f == n}
+                refit_verdict_classifier(fold_training_items(items, held_out, n), texts, WORK / f"fold-{n}")
+                for pred in predict(WORK / f"fold-{n}", [i for i in items if i.school in held_out], texts):
+                    predictions[pred["id"]] = pred
+            (WORK / "oof.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions.values()))
+        else:
+            predictions = load_oof(WORK / "oof.jsonl")
     stage = choose_stage(items, predictions)
     depth, prior_weight = stage
     calibration, metrics = fit_calibration(items, predictions, texts, stage, TARGET_CONFIDENT_PRECISION)
@@ -356,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         "folds": len(set(fold_of.values())),
         "fold_sample": FOLD_SAMPLE,
         "verdict_source": verdict_source,
+        "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot)",
         "band_source": BAND_SOURCE,
         "precision": "fp32 ONNX",
     }
@@ -373,8 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     final = args.out
     final.mkdir(parents=True, exist_ok=True)
-    if args.calibrate_only:
+    if args.calibrate_only or args.refit_verdicts:
         seconds = json.loads((final / "manifest.json").read_text())["seconds"]
+        if args.refit_verdicts:
+            refit_verdict_classifier(items, texts, final)
     else:
         train_models(items, texts, final)
         seconds = round(time.perf_counter() - started)
