@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.verdict_features import rule_verdict
+
 from .data import ROOT, TrainingItem
 
 LOSO_JSON = ROOT / "docs" / "eval" / "loso.json"
@@ -36,12 +38,6 @@ def _top(item: TrainingItem, pred: dict, stage: tuple[int, float]) -> tuple[int,
 
 def _verdict_at(pred: dict, position: int) -> str:
     return pred["verdicts"][position]
-
-
-def _rule_verdict(item: TrainingItem, clause_text: str) -> str:
-    from assistant.verdict_features import rule_verdict
-
-    return rule_verdict(item.question, list(item.history), item.audience, clause_text)
 
 
 #: Issue 16's operating point: confident precision ≥ 0.95 at coverage ≥ 0.75. When no
@@ -204,7 +200,9 @@ def oof_report(
                 "recall5": answerable and any(c in item.gold_ids for c in reranked[:5]),
                 "in_depth": answerable and any(c in item.gold_ids for c in item.ranked_ids[:depth]),
                 "classifier_gold": answerable and pred["verdict_gold"] == item.verdict,
-                "rules_gold": answerable and _rule_verdict(item, texts[sorted(item.gold_ids)[0]].display_text) == item.verdict,
+                "rules_gold": answerable
+                and rule_verdict(item.question, list(item.history), item.audience, texts[sorted(item.gold_ids)[0]].display_text)
+                == item.verdict,
                 "classifier_top": classifier_top,
                 "band": band,
                 "verdict_right": predicted == (item.verdict if answerable else "not_covered"),

@@ -190,8 +190,27 @@ def trainer_arguments(epochs, batch, lr, seed):
 
 
 # ---------------------------------------------------------------- bi-encoder
-def train_bi(train, epochs, n_neg, lr=3e-5, batch=32, seed=13, max_len=96):
+def listwise_columns(train, n_neg, seed, first):
+    """(question, gold clause, ``n_neg`` hard negatives) rows for MultipleNegativesRankingLoss, shuffled,
+    as a ``datasets.Dataset`` whose first column is named ``first``; answerable questions only."""
     from datasets import Dataset
+
+    cols = {first: [], "positive": [], **{f"negative_{k}": [] for k in range(n_neg)}}
+    for i in train:
+        negs = negatives(i, n_neg)
+        if not i["gold"] or len(negs) < n_neg:
+            continue
+        for g in i["gold"]:
+            cols[first].append(i["query"])
+            cols["positive"].append(passages[g])
+            for k in range(n_neg):
+                cols[f"negative_{k}"].append(passages[negs[k]])
+    order = list(range(len(cols[first])))
+    random.Random(seed).shuffle(order)
+    return Dataset.from_dict({k: [v[j] for j in order] for k, v in cols.items()})
+
+
+def train_bi(train, epochs, n_neg, lr=3e-5, batch=32, seed=13, max_len=96):
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
@@ -199,27 +218,9 @@ def train_bi(train, epochs, n_neg, lr=3e-5, batch=32, seed=13, max_len=96):
     torch.manual_seed(seed)
     model = SentenceTransformer(str(BI_BASE), device=DEVICE, local_files_only=True)
     model.max_seq_length = max_len
-    cols = {"anchor": [], "positive": []}
-    for k in range(n_neg):
-        cols[f"negative_{k}"] = []
-    for i in train:
-        if not i["gold"]:
-            continue
-        negs = negatives(i, n_neg)
-        if len(negs) < n_neg:
-            continue
-        for g in i["gold"]:
-            cols["anchor"].append(i["query"])
-            cols["positive"].append(passages[g])
-            for k in range(n_neg):
-                cols[f"negative_{k}"].append(passages[negs[k]])
-    order = list(range(len(cols["anchor"])))
-    random.Random(seed).shuffle(order)
-    cols = {k: [v[j] for j in order] for k, v in cols.items()}
+    cols = listwise_columns(train, n_neg, seed, "anchor")
     args = SentenceTransformerTrainingArguments(**trainer_arguments(epochs, batch, lr, seed), batch_sampler=BatchSamplers.NO_DUPLICATES)
-    SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_dict(cols), loss=MultipleNegativesRankingLoss(model)
-    ).train()
+    SentenceTransformerTrainer(model=model, args=args, train_dataset=cols, loss=MultipleNegativesRankingLoss(model)).train()
     return model
 
 
@@ -267,22 +268,10 @@ def train_ce(train, epochs, n_neg, nc_neg, layers=None, lr=5e-5, batch=32, seed=
     model = CrossEncoder(str(base), num_labels=1, max_length=max_len, device=DEVICE, local_files_only=True)
     args = ce_arguments(epochs, batch, lr, seed, bf16)
     if loss == "mnrl":
-        cols = {"query": [], "positive": [], **{f"negative_{k}": [] for k in range(n_neg)}}
-        for i in train:
-            negs = negatives(i, n_neg)
-            if not i["gold"] or len(negs) < n_neg:
-                continue
-            for g in i["gold"]:
-                cols["query"].append(i["query"])
-                cols["positive"].append(passages[g])
-                for k in range(n_neg):
-                    cols[f"negative_{k}"].append(passages[negs[k]])
-        order = list(range(len(cols["query"])))
-        random.Random(seed).shuffle(order)
-        ds = Dataset.from_dict({k: [v[j] for j in order] for k, v in cols.items()})
+        ds = listwise_columns(train, n_neg, seed, "query")
         CrossEncoderTrainer(model=model, args=args, train_dataset=ds, loss=MultipleNegativesRankingLoss(model, num_negatives=4)).train()
         shutil.rmtree(base, ignore_errors=True)
-        return model, len(order) * (1 + n_neg)
+        return model, len(ds) * (1 + n_neg)
     rows = []
     for i in train:
         if i["gold"]:
