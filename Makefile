@@ -71,7 +71,7 @@ eval: ingest
 	$(PY) -m evals.run --bank evals/banks/policy_bank.jsonl --json evals/reports/policy_bank.json
 
 # --- trained models (issue 16; training/README.md) ----------------------------------------------
-# Rebuilds assistant/trained/ (reranker, verdict classifier, calibration, manifest) from the
+# Rebuilds assistant/trained/ (reranker, verdict and relevance heads, calibration, manifest) from the
 # committed training data on CPU (~60-80 min on 2 cores), and docs/eval/loso.*. Install and CI never train.
 TRAIN_STAMP := $(VENV)/.train-installed
 $(TRAIN_STAMP): $(STAMP)

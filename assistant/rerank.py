@@ -1,14 +1,20 @@
-"""Trained stage after retrieval: a domain-tuned reranker, a verdict classifier and a calibrated confidence.
+"""Trained stage after retrieval: a domain-tuned reranker, two pair heads and a calibrated confidence.
 
 The confidence picks one of three answer bands (issue 16).
 
 The hybrid retriever (`assistant.retrieval`) ranks every clause of the asker's school. This
 stage rereads the question and the first `RERANK_DEPTH` clauses with all-MiniLM-L6-v2
 fine-tuned on this domain's questions (``training/``, ``make train``): the cosine of the two,
-plus a small vote for the retriever's rank (`fused_relevance`), reorders them. The best
-clause's share of the reread clauses' softmax (`top_share`) becomes the probability that it
-answers the question (isotonic calibration fitted on held-out schools' questions, never on an
-evaluation bank), which with the retriever's similarity floor picks the band:
+plus a small vote for the retriever's rank (`fused_relevance`), reorders them. Two logistic
+regressions then read the question's and the best clause's vectors
+(`assistant.verdict_features`): the verdict classifier (yes / no / conditional / info, also
+given the deontic rules' verdict) and the relevance head (P(the clause answers the question),
+trained with near misses). The confidence is the probability that the answer is right, its
+clause and its verdict: a logistic regression over four `confidence_signals` (the best
+clause's `top_share`, the verdict's probability, whether the retriever ranked it first too,
+its relevance), mapped by isotonic regression onto how often such answers were right on
+held-out schools' questions (never on an evaluation bank). With the retriever's similarity
+floor it picks the band:
 
 * ``not_covered``: the retriever's best clause is below the similarity floor
   (`assistant.retrieval.should_abstain`): no citation, handover to the school office;
@@ -16,16 +22,13 @@ evaluation bank), which with the retriever's similarity floor picks the band:
 * ``unsure``: otherwise: the top three clauses, no verdict.
 
 (``band_source = "calibrated"`` in the manifest lets the confidence decide not_covered too,
-below ``covered_threshold``.)
-
-A logistic regression over the question's and the clause's vectors classifies the pair as
-yes / no / conditional / info; the manifest says whether answers take its verdict or the
-deontic rules' (whichever was right more often on held-out schools).
+below ``covered_threshold``.) The manifest says whether answers take the classifier's verdict
+or the deontic rules' (whichever was right more often on held-out schools).
 
 The encoder is committed as ONNX under ``assistant/trained/encoder/`` with ``verdict.json``,
-``calibration.json`` and ``manifest.json`` (training-data hash, base model, seed, settings,
-out-of-fold metrics). It runs on ONNX Runtime through `assistant.onnx_encoder`, so serving
-never imports torch. Ingest stores every clause's vector with the index
+``relevance.json``, ``calibration.json`` and ``manifest.json`` (training-data hash, base model,
+seed, settings, out-of-fold metrics). It runs on ONNX Runtime through `assistant.onnx_encoder`,
+so serving never imports torch. Ingest stores every clause's vector with the index
 (`assistant.trained_vectors`); a clause without a stored vector that fits is encoded on its
 first rereading and kept.
 """
@@ -43,7 +46,7 @@ import numpy as np
 from .retrieval.fusion import Candidate
 from .retrieval.query import is_follow_up
 from .types import ANSWER_VERDICTS, Clause
-from .verdict_features import RULE_SLOTS, rule_verdict, verdict_features
+from .verdict_features import RULE_SLOTS, relevance_features, rule_verdict, verdict_features
 
 #: Where the trained models live (``ASSISTANT_TRAINED_DIR`` overrides, e.g. for a fold's models).
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
@@ -125,25 +128,58 @@ def pair_passage(clause: Clause) -> str:
     return f"{section}: {clause.display_text}" if section else clause.display_text
 
 
+#: What the confidence reads about an answer, in the order of the calibration's weights.
+CONFIDENCE_SIGNALS: tuple[str, ...] = ("top_share", "verdict_probability", "retriever_agrees", "relevance")
+#: Probabilities are clipped to [ε, 1 − ε] before their log-odds are taken.
+_LOGIT_EPSILON = 1e-4
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
+    return float(np.log(p / (1.0 - p)))
+
+
+def confidence_signals(share: float, verdict_probability: float, retriever_agrees: bool, relevance: float) -> np.ndarray:
+    """The `CONFIDENCE_SIGNALS` of one answer as the calibration reads them: shape ``(4,)``, float64.
+
+    Args:
+        share: the best clause's `top_share` (1/depth–1).
+        verdict_probability: the verdict classifier's softmax probability of its verdict (0–1).
+        retriever_agrees: the reranked first clause is also the retriever's first.
+        relevance: the relevance head's P(the clause answers the question) (0–1).
+
+    The three probabilities enter as log-odds (clipped at ``1e-4`` from 0 and 1), so the
+    calibration's logistic regression adds evidence as Platt scaling does (Platt, "Probabilistic
+    outputs for support vector machines", 1999).
+    """
+    return np.array([_logit(share), _logit(verdict_probability), float(bool(retriever_agrees)), _logit(relevance)])
+
+
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Isotonic map from the reranker's `top_share` to P(the top clause answers the question), and band thresholds.
+    """The confidence: P(an answer's clause and verdict are both right), and the band thresholds.
 
-    It holds the two band thresholds on that probability.
-
-    Fitted by ``training/train.py`` on out-of-fold predictions (folds grouped by school),
-    stored in ``calibration.json``; applied by linear interpolation between the isotonic
-    fit's breakpoints (scikit-learn's `IsotonicRegression.predict` does the same).
+    A logistic regression's linear score over the `confidence_signals` (``weights``, ``bias``)
+    is mapped to a probability by an isotonic fit (``x`` scores → ``y`` probabilities, applied
+    by linear interpolation between its breakpoints as scikit-learn's
+    `IsotonicRegression.predict` does). Both are fitted by ``training/train.py`` on out-of-fold
+    predictions (folds grouped by school) and stored in ``calibration.json``.
     """
 
     x: tuple[float, ...]
     y: tuple[float, ...]
     answer_threshold: float
     covered_threshold: float
+    weights: tuple[float, ...]
+    bias: float
 
-    def probability(self, share: float) -> float:
-        """Calibrated probability (0–1) of a `top_share`."""
-        return float(np.interp(share, self.x, self.y))
+    def score(self, signals: np.ndarray) -> float:
+        """The linear score of an answer's `confidence_signals` (shape ``(len(CONFIDENCE_SIGNALS),)``)."""
+        return float(self.bias + np.dot(self.weights, signals))
+
+    def probability(self, score: float) -> float:
+        """Calibrated probability (0–1) of a `score`."""
+        return float(np.interp(score, self.x, self.y))
 
     def band(self, probability: float) -> str:
         """The answer band (one of `BANDS`) of a calibrated probability."""
@@ -155,13 +191,18 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
-        """Read ``calibration.json``. Raises TrainedModelError when missing or malformed."""
+        """Read ``calibration.json``. Raises TrainedModelError when missing or malformed (or of an older shape)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             x, y = tuple(float(v) for v in data["x"]), tuple(float(v) for v in data["y"])
             if len(x) != len(y) or len(x) < 2:
                 raise ValueError("x and y must be equally long, with 2 or more breakpoints")
-            return cls(x, y, float(data["answer_threshold"]), float(data["covered_threshold"]))
+            if tuple(data["signals"]) != CONFIDENCE_SIGNALS:
+                raise ValueError(f"signals {data['signals']} are not {list(CONFIDENCE_SIGNALS)}")
+            weights = tuple(float(v) for v in data["weights"])
+            if len(weights) != len(CONFIDENCE_SIGNALS):
+                raise ValueError(f"{len(weights)} weights for {len(CONFIDENCE_SIGNALS)} signals")
+            return cls(x, y, float(data["answer_threshold"]), float(data["covered_threshold"]), weights, float(data["bias"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 
@@ -173,7 +214,7 @@ class Judgement:
     Attributes:
         candidates: the school's clauses, the reranked ones first (best first), then the rest
             in retrieval order; ``score`` on a reranked candidate is its `fused_relevance`.
-        confidence: calibrated P(the first candidate answers the question), 0–1 (from `top_share`).
+        confidence: calibrated P(the first candidate and the verdict are right), 0–1 (`Calibration`).
         band: one of `BANDS`.
         verdict: the classifier's verdict for the first candidate (one of `VERDICT_CLASSES`),
             or "" when the rules give verdicts (``use_classifier`` False).
@@ -232,8 +273,18 @@ class TrainedJudge:
                     f"verdict coefficients of shape {self._coef.shape} do not fit {self.encoder.dimension}-d vectors"
                     f" and {len(RULE_SLOTS)} rule slots (`assistant.verdict_features`)"
                 )
+            relevance = json.loads((folder / "relevance.json").read_text(encoding="utf-8"))
+            self._relevance_coef = np.asarray(relevance["coef"], dtype=np.float32)
+            self._relevance_intercept = float(relevance["intercept"])
+            if self._relevance_coef.shape != (4 * self.encoder.dimension,):
+                raise ValueError(
+                    f"relevance coefficients of shape {self._relevance_coef.shape} do not fit {self.encoder.dimension}-d vectors"
+                    " (`assistant.verdict_features.relevance_features`)"
+                )
         except (OSError, ValueError, KeyError, TypeError, EncoderExportError) as exc:
-            raise TrainedModelError(f"{folder}: the encoder or verdict.json cannot be read ({exc}); rebuild with `make train`") from exc
+            raise TrainedModelError(
+                f"{folder}: the encoder, verdict.json or relevance.json cannot be read ({exc}); rebuild with `make train`"
+            ) from exc
         self.calibration = Calibration.load(folder / "calibration.json") if calibrated else None
         try:
             settings = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("settings", {}) if calibrated else {}
@@ -292,16 +343,22 @@ class TrainedJudge:
                 self._clause_vectors.update(fresh)
         return np.stack([found[c.clause_id] for c in clauses])
 
-    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray, rule_verdicts: list[str]) -> list[str]:
-        """The classifier's verdict for each row pair (question vector, clause vector, rules' verdict).
+    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray, rule_verdicts: list[str]) -> tuple[list[str], np.ndarray]:
+        """The classifier's verdict for each row pair (question vector, clause vector, rules' verdict), and its probability.
 
         ``rule_verdicts``: the rules' verdict on each pair (`assistant.verdict_features.rule_verdict`).
+        Returns the verdicts (each one of `VERDICT_CLASSES`) and their softmax probabilities, shape ``(n,)``.
         """
-        logits = self._verdict_logits(query_vectors, clause_vectors, rule_verdicts)
-        return [self._verdict_labels[i] for i in np.argmax(logits, axis=1)]
+        logits = verdict_features(query_vectors, clause_vectors, rule_verdicts) @ self._coef.T + self._intercept
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        best = np.argmax(probs, axis=1)
+        return [self._verdict_labels[i] for i in best], probs[np.arange(len(best)), best]
 
-    def _verdict_logits(self, q: np.ndarray, c: np.ndarray, rules: list[str]) -> np.ndarray:
-        return verdict_features(q, c, rules) @ self._coef.T + self._intercept
+    def relevance_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray) -> np.ndarray:
+        """The relevance head's P(the clause answers the question) for each row pair, shape ``(n,)``."""
+        z = relevance_features(query_vectors, clause_vectors) @ self._relevance_coef + self._relevance_intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
 
     def _scored(
         self,
@@ -310,8 +367,8 @@ class TrainedJudge:
         audience: str | None,
         candidates: list[Candidate],
         stored: dict[str, np.ndarray] | None = None,
-    ) -> tuple[list[Candidate], np.ndarray, np.ndarray, float]:
-        """Reranked candidates, the question's vector, the new first clause's vector and its `top_share`."""
+    ) -> tuple[list[Candidate], np.ndarray, np.ndarray, float, bool]:
+        """Reranked candidates, question vector, new first clause's vector, its `top_share`, and whether the retriever ranked it first."""
         query = self.encoder.encode([pair_query(question, history, audience)])[0]
         head = candidates[: self.depth]
         vectors = self._vectors([c.clause for c in head], stored)
@@ -322,7 +379,7 @@ class TrainedJudge:
         # that scores still fall with rank (retrieval's z-scores are on another scale).
         floor = float(scores.min())
         rest = [Candidate(c.clause, floor - 0.001 * n, c.dense, c.lexical) for n, c in enumerate(candidates[self.depth :], start=1)]
-        return reranked + rest, query, vectors[order[0]], top_share(scores)
+        return reranked + rest, query, vectors[order[0]], top_share(scores), order[0] == 0
 
     def rerank(
         self,
@@ -367,20 +424,19 @@ class TrainedJudge:
             raise ValueError("no candidates to rerank")
         if self.calibration is None:
             raise ValueError("this judge was loaded without its calibration (calibrated=False)")
-        reranked, query, top, share = self._scored(question, history, audience, candidates, stored)
-        confidence = self.calibration.probability(share)
+        reranked, query, top, share, agrees = self._scored(question, history, audience, candidates, stored)
         rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
-        logits = self._verdict_logits(query[None, :], top[None, :], [rules])[0]
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        best = int(np.argmax(probs))
+        verdicts, verdict_probs = self.verdicts_of(query[None, :], top[None, :], [rules])
+        relevance = float(self.relevance_of(query[None, :], top[None, :])[0])
+        signals = confidence_signals(share, float(verdict_probs[0]), agrees, relevance)
+        confidence = self.calibration.probability(self.calibration.score(signals))
         if self.band_source == "calibrated":
             band = self.calibration.band(confidence)
         elif outside:
             band = "not_covered"
         else:
             band = "answer" if confidence >= self.calibration.answer_threshold else "unsure"
-        return Judgement(reranked, confidence, band, self._verdict_labels[best], float(probs[best]), self.use_classifier)
+        return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier)
 
 
 _judges: dict[str, TrainedJudge] = {}

@@ -169,8 +169,9 @@ class Answer:
         notes: extra remarks shown with the answer (e.g. a policy past its review date).
         band: ``answer`` (a verdict resting on the first citation), ``unsure`` (verdict
             ``unsure``: the likeliest clauses, no verdict) or ``not_covered`` (no citation).
-        confidence: calibrated probability (0–1) that the first clause the assistant found
-            answers the question (`assistant.rerank.Calibration`); None when the trained
+        confidence: calibrated probability (0–1) that the answer is right: the first clause
+            the assistant found answers the question and the verdict is the policy's
+            (`assistant.rerank.Calibration`); None when the trained
             stage is switched off (``ASSISTANT_RERANK=false``).
         handover: whom to contact (`Handover`) for a not-covered, unsure or safeguarding
             answer, or when the question holds contact details; None otherwise.

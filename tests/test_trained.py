@@ -5,6 +5,7 @@ Runs the committed ONNX models on the real index of the bundled corpus; nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections import Counter
@@ -18,11 +19,13 @@ from server_helpers import create_app
 from assistant import Assistant
 from assistant.answering import compose_answer
 from assistant.rerank import (
+    CONFIDENCE_SIGNALS,
     VERDICT_CLASSES,
     Calibration,
     Judgement,
     TrainedJudge,
     TrainedModelError,
+    confidence_signals,
     fused_relevance,
     pair_passage,
     pair_query,
@@ -30,9 +33,10 @@ from assistant.rerank import (
     trained_dir,
 )
 from assistant.retrieval import Candidate, Evidence, query_plan
-from assistant.verdict_features import RULE_SLOTS, rule_verdict, verdict_features
+from assistant.verdict_features import RULE_SLOTS, relevance_features, rule_verdict, verdict_features
 from assistant.web.settings import WebSettings
 from training import verify
+from training.confidence_curve import precision_at_coverage
 from training.data import QUESTIONS, TRAINING_CORPUS, _hashed_bytes, data_hash, read_questions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,19 +152,99 @@ def test_the_shipped_classifier_leans_towards_the_rules_verdict():
         assert lean_when_said > lean_when_other, (said, other)
 
 
+def _judged_with_vectors(bot, question: str, school: str, audience: str) -> tuple[Evidence, Judgement, np.ndarray, np.ndarray]:
+    """The retriever's evidence, the trained stage's judgement, and the question's and cited clause's vectors (1 × d each)."""
+    evidence = bot.retrieve(question, school, audience)
+    judgement = bot.judge.judge(question, [], audience, evidence.candidates)
+    q = bot.judge.encoder.encode([pair_query(question, [], audience)])
+    c = bot.judge.encoder.encode([pair_passage(judgement.candidates[0].clause)])
+    return evidence, judgement, q, c
+
+
 @pytest.mark.integration
 def test_an_answer_judges_its_verdict_from_the_same_features_training_used(bot):
     # Serving and `make train` must build the classifier's input the same way: the pair's
     # vectors and the rules' verdict on the cited clause for the question as asked.
-    judge = bot.judge
     question, audience = "can I put photos of the class trip on my own instagram?", "staff"
-    evidence = bot.retrieve(question, "st-margarets", audience)
-    judgement = judge.judge(question, [], audience, evidence.candidates)
+    _, judgement, q, c = _judged_with_vectors(bot, question, "st-margarets", audience)
+    rules = rule_verdict(question, [], audience, judgement.candidates[0].clause.display_text)
+    verdicts, probabilities = bot.judge.verdicts_of(q, c, [rules])
+    assert verdicts == [judgement.verdict]
+    assert probabilities[0] == pytest.approx(judgement.verdict_probability)
+
+
+@pytest.mark.integration
+def test_the_confidence_reads_the_signals_training_calibrated(bot):
+    # The four signals are computed at serving as `training.evaluate` computes them for the
+    # calibration: the reread clauses' top share, the verdict's probability, whether the
+    # retriever ranked the cited clause first too, and the relevance head's reading of the pair.
+    judge = bot.judge
+    question = "is my daughter allowed to bring her phone on the residential trip?"
+    evidence, judgement, q, c = _judged_with_vectors(bot, question, "st-michaels", "parent")
     top = judgement.candidates[0].clause
-    q = judge.encoder.encode([pair_query(question, [], audience)])
-    c = judge.encoder.encode([pair_passage(top)])
-    rules = rule_verdict(question, [], audience, top.display_text)
-    assert judge.verdicts_of(q, c, [rules]) == [judgement.verdict]
+    signals = confidence_signals(
+        top_share(np.array([x.score for x in judgement.candidates[: judge.depth]])),
+        judgement.verdict_probability,
+        top.clause_id == evidence.candidates[0].clause.clause_id,
+        float(judge.relevance_of(q, c)[0]),
+    )
+    cal = judge.calibration
+    assert judgement.confidence == pytest.approx(cal.probability(cal.score(signals)))
+
+
+@pytest.mark.unit
+def test_the_relevance_features_are_the_full_pair_features():
+    q = np.array([[1.0, 2.0]], dtype=np.float32)
+    c = np.array([[3.0, 1.0]], dtype=np.float32)
+    assert relevance_features(q, c).tolist() == [[1.0, 2.0, 3.0, 1.0, 3.0, 2.0, 2.0, 1.0]]
+    with pytest.raises(ValueError, match=r"do not pair up"):
+        relevance_features(q, np.ones((2, 2), dtype=np.float32))
+
+
+@pytest.mark.unit
+def test_the_confidence_signals_are_log_odds_and_the_retrievers_agreement():
+    signals = confidence_signals(0.5, 0.8, True, 1.0)
+    assert signals[0] == pytest.approx(0.0)
+    assert signals[1] == pytest.approx(np.log(4.0))
+    assert signals[2] == 1.0
+    assert signals[3] == pytest.approx(np.log((1 - 1e-4) / 1e-4))  # clipped, never infinite
+    assert confidence_signals(0.5, 0.8, False, 0.5)[2] == 0.0
+
+
+@pytest.mark.unit
+def test_the_shipped_confidence_counts_every_signal_as_evidence_of_a_right_answer():
+    # Held-out schools' answers were right more often when the best clause stood out, the
+    # verdict was sure, the retriever agreed and the relevance head said the clause answers:
+    # a weight of the wrong sign would mean the calibration learned noise.
+    cal = Calibration.load(trained_dir() / "calibration.json")
+    assert all(w > 0 for w in cal.weights), dict(zip(CONFIDENCE_SIGNALS, cal.weights, strict=True))
+    low, high = cal.score(confidence_signals(0.3, 0.4, False, 0.2)), cal.score(confidence_signals(0.9, 0.95, True, 0.9))
+    assert cal.probability(low) < cal.probability(high)
+
+
+@pytest.mark.integration
+def test_an_older_calibration_or_a_missing_relevance_head_is_a_clear_error(tmp_path):
+    shipped = json.loads((trained_dir() / "calibration.json").read_text(encoding="utf-8"))
+    old = {k: v for k, v in shipped.items() if k not in {"signals", "weights", "bias"}}  # top_share alone
+    (tmp_path / "calibration.json").write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"calibration\.json is missing or malformed .*'signals'"):
+        Calibration.load(tmp_path / "calibration.json")
+    (tmp_path / "encoder").symlink_to(trained_dir() / "encoder", target_is_directory=True)
+    (tmp_path / "verdict.json").write_text((trained_dir() / "verdict.json").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"relevance\.json cannot be read .*rebuild with `make train`"):
+        TrainedJudge(tmp_path, calibrated=False)
+
+
+@pytest.mark.integration
+def test_the_relevance_head_prefers_the_clause_that_answers_to_one_on_the_same_topic(bot):
+    judge = bot.judge
+    clauses = bot.clauses("st-michaels")
+    phones = next(c for c in clauses if "hand them to their teacher" in c.display_text)
+    consent = next(c for c in clauses if "consent" in c.display_text.lower() and "photo" in c.display_text.lower())
+    q = judge.encoder.encode([pair_query("does my son have to hand his phone in when he gets to school?", [], "parent")])
+    c = judge.encoder.encode([pair_passage(phones), pair_passage(consent)])
+    relevance = judge.relevance_of(np.repeat(q, 2, axis=0), c)
+    assert relevance[0] > 5 * relevance[1]  # measured 2026-11-28: 0.30 against 0.034
 
 
 @pytest.mark.integration
@@ -190,10 +274,10 @@ def test_the_floor_decides_not_covered_and_the_confidence_answer_or_unsure(bot):
     question = "Do pupils have to hand their mobile phones to the teacher when they arrive?"
     real = judge.calibration
     try:
-        judge.calibration = Calibration(real.x, real.y, answer_threshold=0.0, covered_threshold=0.0)
+        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, covered_threshold=0.0)
         assert judge.judge(question, [], "parent", candidates).band == "answer"
         assert judge.judge(question, [], "parent", candidates, outside=True).band == "not_covered"
-        judge.calibration = Calibration(real.x, real.y, answer_threshold=1.01, covered_threshold=0.0)
+        judge.calibration = dataclasses.replace(real, answer_threshold=1.01, covered_threshold=0.0)
         assert judge.judge(question, [], "parent", candidates).band == "unsure"
     finally:
         judge.calibration = real
@@ -246,7 +330,7 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
 @pytest.mark.xfail(
     strict=True,
     reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
-    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles', confidence 0.82)",
+    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 0.997, relevance 0.41, confidence 0.71)",
 )
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]
@@ -338,3 +422,15 @@ def test_a_safeguarding_message_without_a_clause_shows_no_clause_confidence(bot)
 
     assert "Safeguarding: please contact the school now" in answer_html(flagged, "Glais")
     assert "Answered from the policy" not in answer_html(flagged, "Glais")
+
+
+@pytest.mark.unit
+def test_precision_at_coverage_takes_the_most_confident_answers_until_enough_answerable_ones():
+    confidence = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    right = np.array([True, False, False, True, False])
+    answerable = np.array([True, False, True, True, True])  # the second is a near miss: never right
+    assert precision_at_coverage(confidence, right, answerable, 0.5) == pytest.approx(1 / 3)  # 2 of 4 answerable: 3 answers
+    assert precision_at_coverage(confidence, right, answerable, 0.25) == 1.0
+    assert precision_at_coverage(confidence, right, answerable, 1.0) == pytest.approx(2 / 5)
+    with pytest.raises(ValueError, match="no answerable"):
+        precision_at_coverage(confidence, right, np.zeros(5, dtype=bool), 0.5)

