@@ -190,19 +190,27 @@ class Calibration:
         return "not_covered"
 
     @classmethod
+    def from_json(cls, data: dict) -> Calibration:
+        """Build from the JSON object of ``calibration.json`` (as `training.evaluate.fit_calibration` writes it).
+
+        Raises:
+            ValueError, KeyError, TypeError: a field is missing or malformed, or of an older shape.
+        """
+        x, y = tuple(float(v) for v in data["x"]), tuple(float(v) for v in data["y"])
+        if len(x) != len(y) or len(x) < 2:
+            raise ValueError("x and y must be equally long, with 2 or more breakpoints")
+        if tuple(data["signals"]) != CONFIDENCE_SIGNALS:
+            raise ValueError(f"signals {data['signals']} are not {list(CONFIDENCE_SIGNALS)}")
+        weights = tuple(float(v) for v in data["weights"])
+        if len(weights) != len(CONFIDENCE_SIGNALS):
+            raise ValueError(f"{len(weights)} weights for {len(CONFIDENCE_SIGNALS)} signals")
+        return cls(x, y, float(data["answer_threshold"]), float(data["covered_threshold"]), weights, float(data["bias"]))
+
+    @classmethod
     def load(cls, path: Path) -> Calibration:
         """Read ``calibration.json``. Raises TrainedModelError when missing or malformed (or of an older shape)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            x, y = tuple(float(v) for v in data["x"]), tuple(float(v) for v in data["y"])
-            if len(x) != len(y) or len(x) < 2:
-                raise ValueError("x and y must be equally long, with 2 or more breakpoints")
-            if tuple(data["signals"]) != CONFIDENCE_SIGNALS:
-                raise ValueError(f"signals {data['signals']} are not {list(CONFIDENCE_SIGNALS)}")
-            weights = tuple(float(v) for v in data["weights"])
-            if len(weights) != len(CONFIDENCE_SIGNALS):
-                raise ValueError(f"{len(weights)} weights for {len(CONFIDENCE_SIGNALS)} signals")
-            return cls(x, y, float(data["answer_threshold"]), float(data["covered_threshold"]), weights, float(data["bias"]))
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 

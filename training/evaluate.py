@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.verdict_features import rule_verdict
 
 from .data import ROOT, TrainingItem
+
+if TYPE_CHECKING:
+    from assistant.rerank import Calibration
 
 LOSO_JSON = ROOT / "docs" / "eval" / "loso.json"
 LOSO_TXT = ROOT / "docs" / "eval" / "loso.txt"
@@ -110,8 +114,9 @@ def fit_calibration(
     if not scored:
         raise ValueError("no out-of-fold predictions to calibrate on: run with --folds")
     signals = np.stack([_signals(i, p, stage) for i, p in scored])
-    clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[_top(i, p, stage)[0]] in i.gold_ids for i, p in scored])
-    answer_right = clause_right & np.array([_verdict_at(p, _top(i, p, stage)[0]) == i.verdict for i, p in scored])
+    best = [_top(i, p, stage)[0] for i, p in scored]
+    clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[b] in i.gold_ids for (i, _), b in zip(scored, best, strict=True)])
+    answer_right = clause_right & np.array([_verdict_at(p, b) == i.verdict for (i, p), b in zip(scored, best, strict=True)])
     not_covered = np.array([not i.gold_ids for i, _ in scored])
     inside = np.array([not i.outside for i, _ in scored])
     combiner = LogisticRegression(max_iter=1000).fit(signals[inside], answer_right[inside])
@@ -167,19 +172,14 @@ def fit_calibration(
     return calibration, metrics
 
 
-def _band(calibration: dict, item: TrainingItem, signals: np.ndarray, band_source: str) -> tuple[float, str]:
-    """Calibrated confidence and band of an item, as `assistant.rerank.TrainedJudge.judge` decides them."""
-    score = calibration["bias"] + float(np.dot(calibration["weights"], signals))
-    p = float(np.interp(score, calibration["x"], calibration["y"]))
+def _band(calibration: Calibration, item: TrainingItem, signals: np.ndarray, band_source: str) -> str:
+    """The band of an item, as `assistant.rerank.TrainedJudge.judge` decides it."""
+    p = calibration.probability(calibration.score(signals))
     if band_source == "floor_and_confidence":
         if item.outside:
-            return p, "not_covered"
-        return p, "answer" if p >= calibration["answer_threshold"] else "unsure"
-    if p >= calibration["answer_threshold"]:
-        return p, "answer"
-    if p >= calibration["covered_threshold"]:
-        return p, "unsure"
-    return p, "not_covered"
+            return "not_covered"
+        return "answer" if p >= calibration.answer_threshold else "unsure"
+    return calibration.band(p)
 
 
 def _scores(rows: list[dict]) -> dict:
@@ -219,7 +219,10 @@ def oof_report(
     stage: tuple[int, float],
     band_source: str = "floor_and_confidence",
 ) -> dict:
-    """Out-of-fold metrics overall and per school (see `_scores` for the names)."""
+    """Out-of-fold metrics overall and per school (see `_scores` for the names); ``calibration``: `fit_calibration`'s JSON."""
+    from assistant.rerank import Calibration
+
+    confidence = Calibration.from_json(calibration)
     rows = []
     for item in items:
         pred = predictions.get(item.id)
@@ -229,7 +232,7 @@ def oof_report(
         best, _ = _top(item, pred, stage)
         order = np.argsort(-_fused(pred, stage), kind="stable")
         reranked = [item.ranked_ids[i] for i in order] + list(item.ranked_ids[depth:])
-        _, band = _band(calibration, item, _signals(item, pred, stage), band_source)
+        band = _band(confidence, item, _signals(item, pred, stage), band_source)
         answerable = bool(item.gold_ids)
         classifier_top = _verdict_at(pred, best) == item.verdict
         predicted = _verdict_at(pred, best) if band == "answer" else ("not_covered" if band == "not_covered" else "unsure")
