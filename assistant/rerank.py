@@ -18,8 +18,13 @@ floor it picks the band:
 
 * ``not_covered``: the retriever's best clause is below the similarity floor
   (`assistant.retrieval.should_abstain`): no citation, handover to the school office;
-* ``answer``: otherwise, when the confidence is at or above ``answer_threshold``: verdict + the clause;
+* ``answer``: otherwise, when the confidence is at or above ``answer_threshold`` (at or above
+  ``yes_threshold`` when the verdict is "yes"): verdict + the clause;
 * ``unsure``: otherwise: the top three clauses, no verdict.
+
+A "yes" has its own, higher threshold because a wrong "yes" (the policy forbids it, or does
+not cover it) is the answer that does the most harm, and an "unsure" that shows the clauses
+costs the asker less (`Calibration.answers`).
 
 (``band_source = "calibrated"`` in the manifest lets the confidence decide not_covered too,
 below ``covered_threshold``.) The manifest says whether answers take the classifier's verdict
@@ -164,6 +169,10 @@ class Calibration:
     by linear interpolation between its breakpoints as scikit-learn's
     `IsotonicRegression.predict` does). Both are fitted by ``training/train.py`` on out-of-fold
     predictions (folds grouped by school) and stored in ``calibration.json``.
+
+    ``answer_threshold``: the probability from which an answer shows its verdict;
+    ``yes_threshold`` (≥ ``answer_threshold``): the same for a "yes" (`answers`);
+    ``covered_threshold``: below it, "not covered" (``band_source = "calibrated"`` only).
     """
 
     x: tuple[float, ...]
@@ -172,6 +181,7 @@ class Calibration:
     covered_threshold: float
     weights: tuple[float, ...]
     bias: float
+    yes_threshold: float
 
     def score(self, signals: np.ndarray) -> float:
         """The linear score of an answer's `confidence_signals` (shape ``(len(CONFIDENCE_SIGNALS),)``)."""
@@ -181,9 +191,16 @@ class Calibration:
         """Calibrated probability (0–1) of a `score`."""
         return float(np.interp(score, self.x, self.y))
 
-    def band(self, probability: float) -> str:
-        """The answer band (one of `BANDS`) of a calibrated probability."""
-        if probability >= self.answer_threshold:
+    def answers(self, probability: float, verdict: str) -> bool:
+        """Whether an answer of this calibrated probability shows ``verdict`` (the "answer" band).
+
+        A "yes" needs ``yes_threshold``, every other verdict ``answer_threshold``.
+        """
+        return probability >= (self.yes_threshold if verdict == "yes" else self.answer_threshold)
+
+    def band(self, probability: float, verdict: str) -> str:
+        """The answer band (one of `BANDS`) of a calibrated probability and the verdict the answer would show."""
+        if self.answers(probability, verdict):
             return "answer"
         if probability >= self.covered_threshold:
             return "unsure"
@@ -204,7 +221,10 @@ class Calibration:
         weights = tuple(float(v) for v in data["weights"])
         if len(weights) != len(CONFIDENCE_SIGNALS):
             raise ValueError(f"{len(weights)} weights for {len(CONFIDENCE_SIGNALS)} signals")
-        return cls(x, y, float(data["answer_threshold"]), float(data["covered_threshold"]), weights, float(data["bias"]))
+        answer_threshold, yes_threshold = float(data["answer_threshold"]), float(data["yes_threshold"])
+        if yes_threshold < answer_threshold:
+            raise ValueError(f"yes_threshold {yes_threshold} is below answer_threshold {answer_threshold}")
+        return cls(x, y, answer_threshold, float(data["covered_threshold"]), weights, float(data["bias"]), yes_threshold)
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
@@ -438,12 +458,13 @@ class TrainedJudge:
         relevance = float(self.relevance_of(query[None, :], top[None, :])[0])
         signals = confidence_signals(share, float(verdict_probs[0]), agrees, relevance)
         confidence = self.calibration.probability(self.calibration.score(signals))
+        shown = verdicts[0] if self.use_classifier else rules  # the verdict the answer would show
         if self.band_source == "calibrated":
-            band = self.calibration.band(confidence)
+            band = self.calibration.band(confidence, shown)
         elif outside:
             band = "not_covered"
         else:
-            band = "answer" if confidence >= self.calibration.answer_threshold else "unsure"
+            band = "answer" if self.calibration.answers(confidence, shown) else "unsure"
         return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier)
 
 

@@ -112,6 +112,11 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
 
+def is_wrong_yes(outcome: Outcome) -> bool:
+    """True when an answer in the "answer" band says "yes" and the bank accepts neither yes nor conditional."""
+    return outcome.band == "answer" and outcome.verdict == "yes" and not {"yes", "conditional"} & set(outcome.item.verdict)
+
+
 def score(outcomes: list[Outcome]) -> Scores:
     """Score outcomes.
 
@@ -124,6 +129,9 @@ def score(outcomes: list[Outcome]) -> Scores:
     * ``confident_precision``: of the answers in the "answer" band, the share whose question
       is answerable, whose first citation contains gold and whose verdict is acceptable.
     * ``coverage``: answerable items answered in the "answer" band.
+    * ``wrong_yes``: answers in the "answer" band that say "yes" where the bank accepts neither
+      yes nor conditional (the policy forbids it, does not cover it, or the question asks for
+      information): the most harmful answer (count; `is_wrong_yes`).
     * ``median_cited_chars``: median length of the answer's first citation, when it cites.
     * ``ask_p50_ms`` / ``ask_p95_ms``: ask latency percentiles (linear interpolation).
     """
@@ -155,6 +163,7 @@ def score(outcomes: list[Outcome]) -> Scores:
         "abstain_f1": f1,
         "confident_precision": _rate(len(confident_ok), len(confident)),
         "coverage": _rate(sum(o.item.answerable for o in confident), len(answerable)),
+        "wrong_yes": sum(is_wrong_yes(o) for o in outcomes),
         "cross_school_citations": cross,
         "median_cited_chars": statistics.median(cited_chars) if cited_chars else None,
         "ask_p50_ms": _percentile(latencies, 50),

@@ -15,6 +15,7 @@ isolates retrieval and chunking.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -62,6 +63,7 @@ METRIC_KEYS = [
     "abstain_f1",
     "confident_precision",
     "coverage",
+    "wrong_yes",
     "cross_school_citations",
     "median_cited_chars",
     "ask_p50_ms",
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bank", type=Path, required=True, help="question bank (JSONL)")
-    parser.add_argument("--json", type=Path, help="write metrics JSON here")
+    parser.add_argument("--json", type=Path, help="write metrics JSON here, and the printed report beside it (.txt)")
     parser.add_argument("--chart", type=Path, help="write the PNG chart here (default: beside --json, or evals/reports/)")
     parser.add_argument("--corpus-dir", type=Path, default=settings.corpus_dir)
     parser.add_argument("--index-dir", type=Path, default=settings.index_dir)
@@ -149,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         base = Scores({k: None for k in METRIC_KEYS}, {s: {"hit_at_1": None, "verdict_acc": None} for s in ours.per_school})
     else:
         base = score(TextbookBaseline(args.corpus_dir, bot.embeddings).run(bank))
-    print_report(args.bank, ours, base)
+    report = io.StringIO()
+    print_report(args.bank, ours, base, out=report)
+    print(report.getvalue(), end="")
     result = {
         **ours.metrics,
         "per_school": ours.per_school,
@@ -160,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        # The same report as printed, so the committed .txt never lags the .json.
+        args.json.with_suffix(".txt").write_text(report.getvalue(), encoding="utf-8")
     chart = args.chart or (args.json.with_suffix(".png") if args.json else Path("evals/reports") / f"{args.bank.stem}.png")
     if not args.no_baseline:
         write_chart(chart, ours, base)

@@ -314,6 +314,19 @@ def test_a_follow_up_asks_the_same_kind_of_question_as_the_one_before():
     assert decide_verdict("what about videos?", sentence, history=["Where are photos kept?"])[0] == "info"
 
 
+@pytest.mark.unit
+def test_what_if_asked_on_its_own_asks_what_happens_unless_it_asks_for_a_verdict():
+    sentence = "Pupils must not bring mobile phones on school trips unless agreed with the trip leader."
+    # No chat before it: "what if …?" is not a follow-up, so it asks what happens.
+    assert decide_verdict("What if my child is ill on the day of the trip?", sentence)[0] == "info"
+    assert decide_verdict("what if my complaint is about the whole governing body?", sentence)[0] == "info"
+    # …unless it goes on to ask a yes/no question of its own.
+    assert decide_verdict("what if she's going on the trip, can she bring her phone?", sentence)[0] == "conditional"
+    assert decide_verdict("what if it's a residential trip, do the phones still get handed in?", sentence)[0] != "info"
+    # After a yes/no question it still asks the same kind of question.
+    assert decide_verdict("what if it's a residential?", sentence, history=["Can pupils bring phones on trips?"])[0] == "conditional"
+
+
 @pytest.mark.integration
 def test_asking_to_complain_on_facebook_is_answered_no(bot):
     """The policies ask parents to complain to the school *rather than* post online."""

@@ -10,6 +10,7 @@ corpus, a real server on 127.0.0.1, and Debian's Chromium for the widget.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -53,6 +54,20 @@ def test_every_seed_school_lists_example_office_and_dsl_contacts():
             assert contact.phone.startswith("01632 960"), contact
         assert "Designated Safeguarding Lead" in found.dsl.role
         assert "EXAMPLE VALUES" in (folder / "school.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.unit
+def test_a_seed_schools_dsl_title_is_the_one_its_own_policy_gives():
+    # The handover names the DSL to someone worried about a child: a title the policy does not
+    # give (or contradicts) would send them to the wrong person.
+    for folder in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
+        role = read_contacts(folder / "school.toml").dsl.role
+        policies = " ".join(p.read_text(encoding="utf-8") for p in folder.iterdir() if p.suffix in {".txt", ".md"})
+        titled = re.search(r"\(([^)]+)\)", role)
+        if titled:
+            assert f"Designated Safeguarding Lead ({titled.group(1)})" in policies, (folder.name, role)
+        else:
+            assert role == "Designated Safeguarding Lead", (folder.name, role)
 
 
 @pytest.mark.unit

@@ -105,6 +105,24 @@ def test_abstention_metrics(outcomes):
 
 
 @pytest.mark.unit
+def test_wrong_yes_counts_answered_yeses_the_bank_does_not_accept(outcomes):
+    assert score(outcomes).metrics["wrong_yes"] == 0  # no outcome says "yes"
+
+    def answered(verdicts: list[str], said: str, band: str = "answer") -> Outcome:
+        return Outcome(item("y", "glais", verdicts, [G1]), [G1], ["glais"], said, [G1], ["glais"], 1.0, band)
+
+    wrong = [answered(["no"], "yes"), answered(["not_covered"], "yes"), answered(["info"], "yes")]
+    fine = [
+        answered(["yes"], "yes"),
+        answered(["conditional", "no"], "yes"),  # the condition is missing, but the policy does allow it
+        answered(["no"], "unsure", band="unsure"),
+        answered(["no"], "yes", band="unsure"),  # an unsure answer shows no verdict
+        answered(["yes"], "no"),
+    ]
+    assert score(wrong + fine).metrics["wrong_yes"] == 3
+
+
+@pytest.mark.unit
 def test_cross_school_citations_count_the_top_five_and_the_citations(outcomes):
     # q2's 2nd result and q5's citation are glais; q3's glais result is 6th, so not counted
     assert score(outcomes).metrics["cross_school_citations"] == 2
@@ -313,3 +331,7 @@ def test_evals_run_writes_every_metric_for_a_small_bank(tmp_path, index_dir):
     assert {m["id"] for m in result["misses"]} <= {d["id"] for d in RUN_BANK}
     assert result["bank"] == str(bank)
     assert not list(tmp_path.glob("**/*.png")), "--no-baseline draws no chart"
+    # The printed report is written beside the JSON, so the two never disagree.
+    text = out.with_suffix(".txt").read_text(encoding="utf-8")
+    assert text.startswith(f"Bank: {bank} (6 questions, 5 answerable)")
+    assert f"verdict_acc{result['verdict_acc']:>{10 + 24 - len('verdict_acc')}.3f}" in text

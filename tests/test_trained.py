@@ -101,10 +101,24 @@ def test_the_calibration_is_a_non_decreasing_probability_with_ordered_bands():
     probabilities = [cal.probability(x) for x in np.linspace(-12, 12, 97)]
     assert all(0.0 <= p <= 1.0 for p in probabilities)
     assert all(a <= b + 1e-12 for a, b in itertools.pairwise(probabilities))
-    assert 0.0 <= cal.covered_threshold <= cal.answer_threshold <= 1.0
-    assert cal.band(cal.answer_threshold) == "answer"
-    assert cal.band(cal.covered_threshold) in {"unsure", "answer"}
-    assert cal.band(-0.01) == "not_covered" or cal.covered_threshold == 0.0
+    assert 0.0 <= cal.covered_threshold <= cal.answer_threshold <= cal.yes_threshold <= 1.0
+    assert cal.band(cal.answer_threshold, "no") == "answer"
+    assert cal.band(cal.covered_threshold, "info") in {"unsure", "answer"}
+    assert cal.band(-0.01, "no") == "not_covered" or cal.covered_threshold == 0.0
+
+
+@pytest.mark.unit
+def test_a_yes_needs_more_confidence_than_another_verdict():
+    cal = Calibration.load(trained_dir() / "calibration.json")
+    # Chow's reject rule with a wrong "yes" costed at twice an "unsure" (training.evaluate.YES_MIN_PROBABILITY).
+    assert cal.yes_threshold == max(cal.answer_threshold, 0.5)
+    between = (cal.answer_threshold + cal.yes_threshold) / 2
+    assert cal.band(between, "no") == cal.band(between, "conditional") == cal.band(between, "info") == "answer"
+    assert cal.band(between, "yes") == "unsure"
+    assert cal.band(cal.yes_threshold, "yes") == "answer"
+    data = json.loads((trained_dir() / "calibration.json").read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match=r"yes_threshold .* is below answer_threshold"):
+        Calibration.from_json({**data, "yes_threshold": data["answer_threshold"] - 0.01})
 
 
 @pytest.mark.unit
@@ -229,6 +243,10 @@ def test_an_older_calibration_or_a_missing_relevance_head_is_a_clear_error(tmp_p
     (tmp_path / "calibration.json").write_text(json.dumps(old), encoding="utf-8")
     with pytest.raises(TrainedModelError, match=r"calibration\.json is missing or malformed .*'signals'"):
         Calibration.load(tmp_path / "calibration.json")
+    one_threshold = {k: v for k, v in shipped.items() if k != "yes_threshold"}  # before "yes" had its own
+    (tmp_path / "calibration.json").write_text(json.dumps(one_threshold), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"calibration\.json is missing or malformed .*'yes_threshold'"):
+        Calibration.load(tmp_path / "calibration.json")
     (tmp_path / "encoder").symlink_to(trained_dir() / "encoder", target_is_directory=True)
     (tmp_path / "verdict.json").write_text((trained_dir() / "verdict.json").read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TrainedModelError, match=r"relevance\.json cannot be read .*rebuild with `make train`"):
@@ -274,11 +292,15 @@ def test_the_floor_decides_not_covered_and_the_confidence_answer_or_unsure(bot):
     question = "Do pupils have to hand their mobile phones to the teacher when they arrive?"
     real = judge.calibration
     try:
-        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, covered_threshold=0.0)
+        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, covered_threshold=0.0, yes_threshold=0.0)
         assert judge.judge(question, [], "parent", candidates).band == "answer"
         assert judge.judge(question, [], "parent", candidates, outside=True).band == "not_covered"
-        judge.calibration = dataclasses.replace(real, answer_threshold=1.01, covered_threshold=0.0)
+        judge.calibration = dataclasses.replace(real, answer_threshold=1.01, covered_threshold=0.0, yes_threshold=1.01)
         assert judge.judge(question, [], "parent", candidates).band == "unsure"
+        # A "yes" below its own threshold is unsure, though any other verdict would be answered.
+        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, covered_threshold=0.0, yes_threshold=1.01)
+        judgement = judge.judge(question, [], "parent", candidates)
+        assert judgement.verdict == "yes" and judgement.band == "unsure"
     finally:
         judge.calibration = real
 
@@ -343,7 +365,7 @@ def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_
     answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")
     assert answer.band == "answer" and answer.verdict in {"yes", "info"}
     assert "hand them to their teacher" in answer.citations[0].text
-    assert answer.confidence >= bot.judge.calibration.answer_threshold
+    assert bot.judge.calibration.answers(answer.confidence, answer.verdict)
 
 
 def _judged(bot, band: str) -> tuple[list[Candidate], Evidence]:

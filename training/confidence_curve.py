@@ -56,7 +56,7 @@ def _judges(shipped: bool) -> dict[str | None, object]:
 
     def opened(folder: Path | None) -> TrainedJudge:
         judge = TrainedJudge(folder, threads=2)
-        judge.calibration = dataclasses.replace(judge.calibration, answer_threshold=0.0)
+        judge.calibration = dataclasses.replace(judge.calibration, answer_threshold=0.0, yes_threshold=0.0)
         return judge
 
     if shipped:

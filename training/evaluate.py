@@ -61,6 +61,17 @@ def _signals(item: TrainingItem, pred: dict, stage: tuple[int, float]) -> np.nda
 MIN_COVERAGE = 0.75
 
 
+#: The least calibrated probability at which an answer says "yes". Chow's reject rule (Chow,
+#: "On optimum recognition error and reject tradeoff", IEEE Trans. Inf. Theory 16(1), 1970):
+#: answer when the expected cost of answering, (1 − p) × cost of a wrong answer, is below the
+#: cost of holding back ("unsure", the three likeliest clauses, no verdict). A wrong "yes" (the
+#: policy forbids it or does not cover it) is the most harmful answer this product gives; costed
+#: at twice an "unsure", a "yes" needs p ≥ 1 − 1/2. A product choice, not fitted to any data.
+#: Out of fold (2026-11-28) the coverage threshold alone (p ≥ 0.18) showed 643 "yes" answers,
+#: 258 of them to questions the policy forbids or does not cover.
+YES_MIN_PROBABILITY = 0.5
+
+
 def precision_lower_bound(right: int, answered: int) -> float:
     """The lower end of the 95 % Wilson score interval of a precision of ``right`` / ``answered``.
 
@@ -94,6 +105,8 @@ def fit_calibration(
     * ``answer_threshold``: the lowest probability whose answered set (p ≥ it) keeps the share
       of right answers ≥ ``target`` (on its `precision_lower_bound`); when no set does, the
       probability that answers `MIN_COVERAGE` of the answerable questions;
+    * ``yes_threshold``: the same for an answer whose verdict is "yes": the higher of
+      ``answer_threshold`` and `YES_MIN_PROBABILITY`;
     * ``covered_threshold``: (``band_source = "calibrated"`` only) the probability below which
       answering "not covered" gives the best F1 for not_covered questions.
 
@@ -116,7 +129,8 @@ def fit_calibration(
     signals = np.stack([_signals(i, p, stage) for i, p in scored])
     best = [_top(i, p, stage)[0] for i, p in scored]
     clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[b] in i.gold_ids for (i, _), b in zip(scored, best, strict=True)])
-    answer_right = clause_right & np.array([_verdict_at(p, b) == i.verdict for (i, p), b in zip(scored, best, strict=True)])
+    verdicts = [_verdict_at(p, b) for (_, p), b in zip(scored, best, strict=True)]
+    answer_right = clause_right & np.array([v == i.verdict for (i, _), v in zip(scored, verdicts, strict=True)])
     not_covered = np.array([not i.gold_ids for i, _ in scored])
     inside = np.array([not i.outside for i, _ in scored])
     combiner = LogisticRegression(max_iter=1000).fit(signals[inside], answer_right[inside])
@@ -147,6 +161,7 @@ def fit_calibration(
         if f1 > best_f1:
             best_f1, covered_threshold = f1, float(t)
     covered_threshold = min(covered_threshold, answer_threshold)
+    yes_threshold = max(answer_threshold, YES_MIN_PROBABILITY)
     calibration = {
         "signals": list(CONFIDENCE_SIGNALS),
         "weights": [round(float(w), 6) for w in weights],
@@ -155,10 +170,12 @@ def fit_calibration(
         "y": [float(v) for v in iso.y_thresholds_],
         "answer_threshold": answer_threshold,
         "covered_threshold": covered_threshold,
+        "yes_threshold": yes_threshold,
         "fitted_on": f"{int(inside.sum())} out-of-fold training questions the similarity floor lets through (folds grouped by school)",
         "answer_threshold_rule": rule,
+        "yes_threshold_rule": f"a 'yes' is shown from probability {YES_MIN_PROBABILITY} (a wrong 'yes' costed at twice an 'unsure')",
     }
-    answered = inside & (prob >= answer_threshold)
+    answered = inside & (prob >= np.where(np.array(verdicts) == "yes", yes_threshold, answer_threshold))
     abstained = ~inside
     tp = (abstained & not_covered).sum()
     precision = tp / abstained.sum() if abstained.sum() else 0.0
@@ -172,14 +189,14 @@ def fit_calibration(
     return calibration, metrics
 
 
-def _band(calibration: Calibration, item: TrainingItem, signals: np.ndarray, band_source: str) -> str:
-    """The band of an item, as `assistant.rerank.TrainedJudge.judge` decides it."""
+def _band(calibration: Calibration, item: TrainingItem, signals: np.ndarray, verdict: str, band_source: str) -> str:
+    """The band of an item whose answer would show ``verdict``, as `assistant.rerank.TrainedJudge.judge` decides it."""
     p = calibration.probability(calibration.score(signals))
     if band_source == "floor_and_confidence":
         if item.outside:
             return "not_covered"
-        return "answer" if p >= calibration.answer_threshold else "unsure"
-    return calibration.band(p)
+        return "answer" if calibration.answers(p, verdict) else "unsure"
+    return calibration.band(p, verdict)
 
 
 def _scores(rows: list[dict]) -> dict:
@@ -208,6 +225,7 @@ def _scores(rows: list[dict]) -> dict:
         "abstain_f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
         "confident_precision": rate([r["hit1"] and r["classifier_top"] for r in answered]),
         "coverage": rate([r["band"] == "answer" for r in answerable]),
+        "wrong_yes": sum(r["wrong_yes"] for r in rows),
     }
 
 
@@ -232,7 +250,7 @@ def oof_report(
         best, _ = _top(item, pred, stage)
         order = np.argsort(-_fused(pred, stage), kind="stable")
         reranked = [item.ranked_ids[i] for i in order] + list(item.ranked_ids[depth:])
-        band = _band(confidence, item, _signals(item, pred, stage), band_source)
+        band = _band(confidence, item, _signals(item, pred, stage), _verdict_at(pred, best), band_source)
         answerable = bool(item.gold_ids)
         classifier_top = _verdict_at(pred, best) == item.verdict
         predicted = _verdict_at(pred, best) if band == "answer" else ("not_covered" if band == "not_covered" else "unsure")
@@ -251,6 +269,8 @@ def oof_report(
                 "classifier_top": classifier_top,
                 "band": band,
                 "verdict_right": predicted == (item.verdict if answerable else "not_covered"),
+                # a "yes" shown where the policy says no or does not settle it (evals.metrics.is_wrong_yes)
+                "wrong_yes": predicted == "yes" and (item.verdict if answerable else "not_covered") not in ("yes", "conditional"),
             }
         )
     by_school = defaultdict(list)
@@ -260,14 +280,19 @@ def oof_report(
     return {"overall": _scores(rows), "per_school": per_school}
 
 
+#: Metrics whose worst school is the highest.
+LOWER_IS_BETTER = frozenset({"wrong_yes"})
+
+
 def write_loso_report(report: dict, fold_of: dict[str, int]) -> None:
     """Write ``docs/eval/loso.json`` and a table ``docs/eval/loso.txt`` (mean and worst school)."""
     per = report["per_school"]
-    keys = ["hit_at_1", "recall_at_5", "verdict_acc", "abstain_f1", "confident_precision", "coverage", "retriever_hit_at_1"]
+    keys = ["hit_at_1", "recall_at_5", "verdict_acc", "abstain_f1", "confident_precision", "coverage", "wrong_yes", "retriever_hit_at_1"]
     summary = {}
     for key in keys:
         values = [v[key] for v in per.values() if v[key] is not None]
-        summary[key] = {"mean": round(float(np.mean(values)), 4), "worst": round(float(np.min(values)), 4)} if values else None
+        worst = np.max if key in LOWER_IS_BETTER else np.min
+        summary[key] = {"mean": round(float(np.mean(values)), 4), "worst": round(float(worst(values)), 4)} if values else None
     report = {**report, "school_mean_and_worst": summary, "fold_of_school": fold_of}
     LOSO_JSON.parent.mkdir(parents=True, exist_ok=True)
     LOSO_JSON.write_text(json.dumps(report, indent=1) + "\n")

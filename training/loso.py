@@ -33,6 +33,7 @@ KEYS = (
     "abstain_f1",
     "confident_precision",
     "coverage",
+    "wrong_yes",
     "cross_school_citations",
 )
 

@@ -348,7 +348,7 @@ def school_folds(schools: list[str], k: int, seed: int = SEED) -> list[list[str]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the whole training (see the module docstring); returns the exit status."""
-    from .evaluate import fit_calibration, load_oof, oof_report, write_loso_report
+    from .evaluate import YES_MIN_PROBABILITY, fit_calibration, load_oof, oof_report, write_loso_report
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5, help="grouped folds for out-of-fold predictions (0: reuse the last run's)")
@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         "confidence": "logistic regression over the log-odds of top_share, verdict probability and relevance, and the"
         " retriever's agreement, then isotonic; fitted out of fold on P(clause and verdict right)",
         "band_source": BAND_SOURCE,
+        "yes_min_probability": YES_MIN_PROBABILITY,
         "precision": "fp32 ONNX",
     }
     # Each fold's models get a calibration fitted on the other folds' predictions only, so

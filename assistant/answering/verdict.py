@@ -57,13 +57,18 @@ def wants_verdict(question: str, history: list[str] | None = None) -> bool:
     tail = asked.rsplit(", ", 1)[-1]
     if tail != asked and not _FOLLOW_UP_OPENER.match(asked) and (_INFO_START.match(tail) or _YES_NO_START.match(tail)):
         asked = tail
-    if _FOLLOW_UP_OPENER.match(asked) and history and is_follow_up(question):
-        return wants_verdict(history[-1])
+    if _FOLLOW_UP_OPENER.match(asked):
+        if history and is_follow_up(question):
+            return wants_verdict(history[-1])
+        # Asked on its own, "what if she's ill on the trip day?" asks what happens (info),
+        # unless it goes on to ask for a verdict ("…, can I post it then?", "…, do the studs
+        # still need taping?").
+        return bool(_YES_NO_ANYWHERE.search(asked) or (tail != asked and _YES_NO_START.match(tail)))
     if _CHOICE.search(asked):
         return False
-    if _INFO_START.match(asked) and not _FOLLOW_UP_OPENER.match(asked):
+    if _INFO_START.match(asked):
         return False
-    return bool(_YES_NO_START.match(asked) or _YES_NO_ANYWHERE.search(asked) or _FOLLOW_UP_OPENER.match(asked))
+    return bool(_YES_NO_START.match(asked) or _YES_NO_ANYWHERE.search(asked))
 
 
 # --- clause modality -----------------------------------------------------------------
