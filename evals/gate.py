@@ -6,8 +6,10 @@ For each bank of `BANKS` it answers every question with the assistant (`evals.ru
 scored by `evals.metrics.score`, the code that wrote the committed reports, without the
 textbook baseline), then prints one table per bank: metric, committed value
 (``docs/eval/<bank>.json``), value now, delta and status. The gate fails (exit code 1) when
-one of `GATED_METRICS` is more than ``--tolerance`` below its committed value, or when any
-search result or citation comes from another school (``cross_school_citations`` > 0).
+one of `GATED_METRICS` is more than ``--tolerance`` below its committed value, when more answers
+say "yes" where the bank does not accept it than the committed report had (`RISE_GATED_COUNTS`,
+``wrong_yes``), or when any search result or citation comes from another school
+(``cross_school_citations`` > 0).
 Latency is printed, never gated: it depends on the machine and on what else runs on it.
 
 The index: ``--index-dir``, else ``$ASSISTANT_INDEX_DIR``, refreshed from the corpus as
@@ -35,6 +37,8 @@ BANKS = (ROOT / "evals" / "banks" / "starter.jsonl", ROOT / "evals" / "banks" / 
 REPORTS_DIR = ROOT / "docs" / "eval"
 #: Metrics that fail the gate when they drop more than the tolerance below the committed value.
 GATED_METRICS = ("hit_at_1", "verdict_acc", "abstain_f1")
+#: Counts of harmful answers that fail the gate when they rise at all above the committed count.
+RISE_GATED_COUNTS = ("wrong_yes",)
 #: Largest allowed drop of a gated metric (absolute, on the 0–1 scale).
 TOLERANCE = 0.02
 #: Metrics printed but never gated (milliseconds; machine-dependent).
@@ -56,7 +60,8 @@ def load_committed(path: Path) -> dict:
 
     Raises:
         CommittedReportError: the file is missing or unreadable, is not a JSON object, or one of
-            `GATED_METRICS` or ``cross_school_citations`` is absent or not a number (or null).
+            `GATED_METRICS`, `RISE_GATED_COUNTS` or ``cross_school_citations`` is absent or not a
+            number (or null).
     """
     try:
         report = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -66,7 +71,7 @@ def load_committed(path: Path) -> dict:
         raise CommittedReportError(f"{path}: committed evaluation report is not readable JSON ({exc})") from exc
     if not isinstance(report, dict):
         raise CommittedReportError(f"{path}: committed evaluation report is not a JSON object")
-    for key in (*GATED_METRICS, "cross_school_citations"):
+    for key in (*GATED_METRICS, *RISE_GATED_COUNTS, "cross_school_citations"):
         if key not in report:
             raise CommittedReportError(f"{path}: committed evaluation report has no {key!r}")
         value = report[key]
@@ -80,7 +85,8 @@ def gate_failures(committed: dict, now: dict, tolerance: float = TOLERANCE) -> l
 
     A gated metric fails when it is below its committed value by more than ``tolerance``
     (a drop of exactly ``tolerance`` passes), or when it is None (undefined) now but was a number.
-    A metric that was None before passes whatever its value now.
+    A metric that was None before passes whatever its value now. A count of `RISE_GATED_COUNTS`
+    fails when it is above its committed value at all (or missing now).
 
     Args:
         committed: metric name → value of the committed report (see `load_committed`).
@@ -99,6 +105,10 @@ def gate_failures(committed: dict, now: dict, tolerance: float = TOLERANCE) -> l
                 if after is None
                 else f"{key} dropped from {before} to {after} (more than {tolerance} below the committed value)"
             )
+    for key in RISE_GATED_COUNTS:
+        before, after = committed.get(key), now.get(key)
+        if _rises(before, after):
+            failures.append(f"{key} rose from {before} to {after}: more answers say yes where the bank does not accept it")
     cross = now.get("cross_school_citations")
     if _crosses(cross):
         failures.append(f"cross_school_citations is {cross}: a search result or citation came from another school")
@@ -110,6 +120,13 @@ def _drops(before: float | None, after: float | None, tolerance: float) -> bool:
     if before is None:
         return False
     return after is None or round(before - after, 9) > tolerance
+
+
+def _rises(before: int | None, after: int | None) -> bool:
+    """True when a harmful count is above its committed value (or missing now while it was committed)."""
+    if before is None:
+        return False
+    return after is None or after > before
 
 
 def _crosses(cross: int | None) -> bool:
@@ -127,7 +144,7 @@ def _fmt(value) -> str:
 def gate_table(committed: dict, now: dict, tolerance: float = TOLERANCE) -> list[str]:
     """The lines of the comparison table: metric, committed, now, delta, status.
 
-    Status is ``ok`` or ``FAIL`` for the gated metrics and ``cross_school_citations``,
+    Status is ``ok`` or ``FAIL`` for the gated metrics, `RISE_GATED_COUNTS` and ``cross_school_citations``,
     ``not gated`` for latency and blank for the other metrics (shown for context).
 
     Args:
@@ -142,16 +159,19 @@ def gate_table(committed: dict, now: dict, tolerance: float = TOLERANCE) -> list
     for key in METRIC_KEYS:
         before, after = committed.get(key), now.get(key)
         delta = after - before if isinstance(before, int | float) and isinstance(after, int | float) else None
-        if key in GATED_METRICS or key == "cross_school_citations":
-            failed = _drops(before, after, tolerance) if key in GATED_METRICS else _crosses(after)
-            status = "FAIL" if failed else "ok"
+        if key in GATED_METRICS:
+            status = "FAIL" if _drops(before, after, tolerance) else "ok"
+        elif key in RISE_GATED_COUNTS:
+            status = "FAIL" if _rises(before, after) else "ok"
+        elif key == "cross_school_citations":
+            status = "FAIL" if _crosses(after) else "ok"
         elif key in LATENCY_METRICS:
             status = "not gated"
         else:
             status = ""
         if delta is None:
             delta_text = "-"
-        elif isinstance(delta, int):  # counts (cross_school_citations)
+        elif isinstance(delta, int):  # counts (cross_school_citations, wrong_yes)
             delta_text = f"{delta:+d}"
         else:
             delta_text = f"{delta:+.4f}" if abs(delta) <= 1.0 else f"{delta:+.2f}"

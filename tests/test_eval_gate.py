@@ -15,6 +15,7 @@ COMMITTED = {
     "recall_at_5": 0.9143,
     "verdict_acc": 0.775,
     "abstain_f1": 0.8889,
+    "wrong_yes": 2,
     "cross_school_citations": 0,
     "ask_p50_ms": 109.87,
     "ask_p95_ms": 150.23,
@@ -54,6 +55,16 @@ def test_any_cross_school_citation_fails_even_when_the_committed_report_had_some
     assert gate_failures({**COMMITTED, "cross_school_citations": 3}, now(cross_school_citations=3)) != []
 
 
+def test_one_more_wrong_yes_than_committed_fails_and_fewer_pass():
+    assert gate_failures(COMMITTED, now(wrong_yes=3)) == [
+        "wrong_yes rose from 2 to 3: more answers say yes where the bank does not accept it"
+    ]
+    assert gate_failures(COMMITTED, now(wrong_yes=0)) == []
+    assert gate_failures(COMMITTED, now(wrong_yes=None)) != []
+    rows = {line.split()[0]: line.split() for line in gate_table(COMMITTED, now(wrong_yes=3))[1:]}
+    assert rows["wrong_yes"] == ["wrong_yes", "2", "3", "+1", "FAIL"]
+
+
 def test_a_metric_undefined_now_fails_and_one_undefined_before_passes():
     assert gate_failures(COMMITTED, now(abstain_f1=None)) == ["abstain_f1 is undefined now (committed 0.8889)"]
     assert gate_failures({**COMMITTED, "abstain_f1": None}, now(abstain_f1=0.1)) == []
@@ -88,6 +99,9 @@ def test_a_missing_or_malformed_committed_report_is_named(tmp_path):
         load_committed(missing)
     missing.write_text(json.dumps({"hit_at_1": 0.8, "verdict_acc": 0.7, "cross_school_citations": 0}), encoding="utf-8")
     with pytest.raises(CommittedReportError, match=r"starter\.json: committed evaluation report has no 'abstain_f1'"):
+        load_committed(missing)
+    missing.write_text(json.dumps({k: v for k, v in COMMITTED.items() if k != "wrong_yes"}), encoding="utf-8")
+    with pytest.raises(CommittedReportError, match=r"starter\.json: committed evaluation report has no 'wrong_yes'"):
         load_committed(missing)
     missing.write_text(json.dumps({**COMMITTED, "verdict_acc": "0.7"}), encoding="utf-8")
     with pytest.raises(CommittedReportError, match=r"starter\.json: 'verdict_acc' is '0.7', not a number"):

@@ -18,6 +18,7 @@ from server_helpers import create_app
 
 from assistant import Assistant
 from assistant.answering import compose_answer
+from assistant.config import get_settings
 from assistant.rerank import (
     CONFIDENCE_SIGNALS,
     VERDICT_CLASSES,
@@ -414,6 +415,9 @@ def test_the_api_returns_band_and_confidence(index_dir, bot):
 @pytest.mark.integration
 def test_with_the_trained_stage_off_answers_carry_no_confidence(index_dir, monkeypatch):
     monkeypatch.setenv("ASSISTANT_RERANK", "false")
+    # Read the settings again now: a thread left by an earlier test (a served app) may have
+    # cached them between conftest's clearing and this setenv (seen once in `make test`).
+    get_settings.cache_clear()
     plain = Assistant.load(index_dir)
     assert plain.judge is None
     answer = plain.ask("Can I post sports day videos?", "glais", "parent")

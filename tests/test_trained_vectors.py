@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
+from assistant.config import get_settings
 from assistant.index import build_index, current_generation, read_manifest_dict
 from assistant.rerank import TrainedJudge, pair_passage, shared_judge
 from assistant.trained_vectors import (
@@ -179,6 +180,9 @@ def test_a_retrained_encoder_makes_re_ingest_rebuild_the_vectors_even_when_no_do
 def test_with_the_trained_stage_off_ingest_stores_no_vectors(tmp_path, monkeypatch):
     corpus = _one_school_corpus(tmp_path, "st-michaels")
     monkeypatch.setenv("ASSISTANT_RERANK", "false")
+    # Read the settings again now: a thread left by an earlier test (a served app) may have
+    # cached them between conftest's clearing and this setenv (seen once in `make test`).
+    get_settings.cache_clear()
     build_index(corpus, tmp_path / "index")
     generation = current_generation(tmp_path / "index")
     assert "trained_vectors" not in read_manifest_dict(generation)

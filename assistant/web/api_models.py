@@ -115,7 +115,8 @@ class AskResponse(BaseModel):
     )
     confidence: float | None = Field(
         default=None,
-        description="Calibrated probability (0–1) that the first clause found answers the question; null when the trained stage is off.",
+        description="Calibrated probability (0–1) that the answer is right: the first clause found answers the question and the"
+        " verdict is the policy's. A 'yes' is shown from 0.5, other verdicts from a lower threshold; null when the trained stage is off.",
     )
     handover: HandoverOut | None = Field(
         default=None,

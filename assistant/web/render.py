@@ -35,9 +35,10 @@ def band_key(answer: Answer) -> str:
 def confidence_text(band: str, confidence: float | None) -> str:
     """The band line shown with an answer, e.g. "Answered from the policy · confidence 93%" (no figure when None).
 
-    The figure is the probability that the cited clause answers the question, calibrated on
-    schools the model never saw (`assistant.rerank`): an estimate, so it is worded as a
-    confidence rather than "sure"; the answer band starts well below 50 % (see README).
+    The figure is the probability that the answer is right (the cited clause answers the
+    question and the verdict is the policy's), calibrated on schools the model never saw
+    (`assistant.rerank`): an estimate, so it is worded as a confidence rather than "sure". The
+    answer band starts well below 50 % (see README), except for a "yes", which needs 50 %.
     """
     note = BAND_NOTES.get(band, band)
     return f"{note} · confidence {round(confidence * 100)}%" if confidence is not None and band != "not_covered" else note
