@@ -235,6 +235,24 @@ class Calibration:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 
 
+def decide_band(calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str) -> str:
+    """The band (one of `BANDS`) of an answer: how `TrainedJudge.judge` decides it, and training's reports too.
+
+    Args:
+        calibration: the thresholds.
+        probability: the answer's calibrated confidence (0–1).
+        verdict: the verdict the answer would show (a "yes" needs ``yes_threshold``).
+        outside: the retriever's similarity floor says the policies do not cover the question.
+        band_source: the manifest's: "floor_and_confidence" (the floor decides not_covered, the
+            confidence answer or unsure) or "calibrated" (the confidence decides all three).
+    """
+    if band_source == "calibrated":
+        return calibration.band(probability, verdict)
+    if outside:
+        return "not_covered"
+    return "answer" if calibration.answers(probability, verdict) else "unsure"
+
+
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """What the trained stage concluded for one question.
@@ -459,12 +477,7 @@ class TrainedJudge:
         signals = confidence_signals(share, float(verdict_probs[0]), agrees, relevance)
         confidence = self.calibration.probability(self.calibration.score(signals))
         shown = verdicts[0] if self.use_classifier else rules  # the verdict the answer would show
-        if self.band_source == "calibrated":
-            band = self.calibration.band(confidence, shown)
-        elif outside:
-            band = "not_covered"
-        else:
-            band = "answer" if self.calibration.answers(confidence, shown) else "unsure"
+        band = decide_band(self.calibration, confidence, shown, outside, self.band_source)
         return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier)
 
 

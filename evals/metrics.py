@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,9 +113,17 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
 
+def says_wrong_yes(verdict: str, acceptable: Iterable[str]) -> bool:
+    """True when an answer shows ``verdict`` "yes" and the ``acceptable`` verdicts hold neither yes nor conditional.
+
+    ``verdict``: what the answer shows ("unsure" and "not_covered" show no yes).
+    """
+    return verdict == "yes" and not {"yes", "conditional"} & set(acceptable)
+
+
 def is_wrong_yes(outcome: Outcome) -> bool:
-    """True when an answer in the "answer" band says "yes" and the bank accepts neither yes nor conditional."""
-    return outcome.band == "answer" and outcome.verdict == "yes" and not {"yes", "conditional"} & set(outcome.item.verdict)
+    """True when an answer in the "answer" band `says_wrong_yes` against the bank's verdicts."""
+    return outcome.band == "answer" and says_wrong_yes(outcome.verdict, outcome.item.verdict)
 
 
 def score(outcomes: list[Outcome]) -> Scores:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.verdict_features import rule_verdict
+from evals.metrics import says_wrong_yes
 
 from .data import ROOT, TrainingItem
 
@@ -121,7 +122,7 @@ def fit_calibration(
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.rerank import CONFIDENCE_SIGNALS
+    from assistant.rerank import CONFIDENCE_SIGNALS, Calibration
 
     scored = [(i, predictions[i.id]) for i in items if i.id in predictions]
     if not scored:
@@ -175,7 +176,8 @@ def fit_calibration(
         "answer_threshold_rule": rule,
         "yes_threshold_rule": f"a 'yes' is shown from probability {YES_MIN_PROBABILITY} (a wrong 'yes' costed at twice an 'unsure')",
     }
-    answered = inside & (prob >= np.where(np.array(verdicts) == "yes", yes_threshold, answer_threshold))
+    fitted = Calibration.from_json(calibration)
+    answered = inside & np.array([fitted.answers(float(p), v) for p, v in zip(prob, verdicts, strict=True)])
     abstained = ~inside
     tp = (abstained & not_covered).sum()
     precision = tp / abstained.sum() if abstained.sum() else 0.0
@@ -191,12 +193,9 @@ def fit_calibration(
 
 def _band(calibration: Calibration, item: TrainingItem, signals: np.ndarray, verdict: str, band_source: str) -> str:
     """The band of an item whose answer would show ``verdict``, as `assistant.rerank.TrainedJudge.judge` decides it."""
-    p = calibration.probability(calibration.score(signals))
-    if band_source == "floor_and_confidence":
-        if item.outside:
-            return "not_covered"
-        return "answer" if calibration.answers(p, verdict) else "unsure"
-    return calibration.band(p, verdict)
+    from assistant.rerank import decide_band
+
+    return decide_band(calibration, calibration.probability(calibration.score(signals)), verdict, item.outside, band_source)
 
 
 def _scores(rows: list[dict]) -> dict:
@@ -269,8 +268,7 @@ def oof_report(
                 "classifier_top": classifier_top,
                 "band": band,
                 "verdict_right": predicted == (item.verdict if answerable else "not_covered"),
-                # a "yes" shown where the policy says no or does not settle it (evals.metrics.is_wrong_yes)
-                "wrong_yes": predicted == "yes" and (item.verdict if answerable else "not_covered") not in ("yes", "conditional"),
+                "wrong_yes": says_wrong_yes(predicted, [item.verdict if answerable else "not_covered"]),
             }
         )
     by_school = defaultdict(list)
