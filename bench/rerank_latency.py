@@ -8,8 +8,9 @@ reranker / verdict model and calibration) — asks every bank question in proces
 school, audience and history, timing each `Assistant.ask` call. The query-embedding caches
 are cleared before each pass, so every question pays for its embeddings as a new question
 would. The stage runs twice: with the clause vectors ingest stored
-(`assistant.trained_vectors`, as served), and without them, encoding each clause on its first
-rereading as a generation built without trained models (or before this existed) does. Also
+(`assistant.trained_vectors`, as served), and without them, encoding every clause of a school
+on its first question (the in-domain channel scores them all) as a generation built without
+trained models (or before this existed) does. Also
 times the trained stage alone (`TrainedJudge.judge` on the retriever's candidates). Prints a markdown table of p50 / p95 / p99 / mean / max in milliseconds and
 the machine's load; no assertions: it reports.
 """
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         judge.judge(item.question, list(item.history), item.audience, candidates, stored=stored[item.school])
         stage_ms.append((time.perf_counter() - started) * 1000)
-    rows.append(_row(f"trained stage alone ({judge.depth} clauses, stored vectors)", stage_ms))
+    rows.append(_row(f"trained stage alone (channel over every clause, {judge.depth} reread, stored vectors)", stage_ms))
     print(
         f"{len(bank)} questions of {args.bank.name}, {args.runs} passes; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n"
     )

@@ -149,6 +149,9 @@ def test_bad_file_is_named_with_its_reason_and_the_served_index_is_untouched(
     case, corpus_copy, served, sources, tmp_path, capsys, monkeypatch
 ):
     monkeypatch.setenv("ASSISTANT_MAX_FILE_MB", "20")
+    # Read the settings again now: a thread left by an earlier test (a served app) may have
+    # cached them between conftest's clearing and this setenv.
+    get_settings.cache_clear()
     make, reason = BAD_FILES[case]
     bad = make(corpus_copy / "st-michaels", sources, tmp_path)
     before = snapshot(served)

@@ -27,6 +27,7 @@ from assistant.rerank import (
     TrainedJudge,
     TrainedModelError,
     confidence_signals,
+    fuse_in_domain,
     fused_relevance,
     pair_passage,
     pair_query,
@@ -38,7 +39,8 @@ from assistant.verdict_features import RULE_SLOTS, relevance_features, rule_verd
 from assistant.web.settings import WebSettings
 from training import verify
 from training.confidence_curve import precision_at_coverage
-from training.data import QUESTIONS, TRAINING_CORPUS, _hashed_bytes, data_hash, read_questions
+from training.data import QUESTIONS, TRAINING_CORPUS, TrainingItem, _hashed_bytes, data_hash, read_questions
+from training.train import staged
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = json.loads((trained_dir() / "manifest.json").read_text(encoding="utf-8"))
@@ -191,8 +193,9 @@ def test_an_answer_judges_its_verdict_from_the_same_features_training_used(bot):
 @pytest.mark.integration
 def test_the_confidence_reads_the_signals_training_calibrated(bot):
     # The four signals are computed at serving as `training.evaluate` computes them for the
-    # calibration: the reread clauses' top share, the verdict's probability, whether the
-    # retriever ranked the cited clause first too, and the relevance head's reading of the pair.
+    # calibration: the reread clauses' top share, the verdict's probability, whether the hybrid
+    # retriever alone (before the trained stage) ranked the cited clause first too, and the
+    # relevance head's reading of the pair.
     judge = bot.judge
     question = "is my daughter allowed to bring her phone on the residential trip?"
     evidence, judgement, q, c = _judged_with_vectors(bot, question, "st-michaels", "parent")
@@ -279,6 +282,77 @@ def test_the_reranker_puts_the_clause_that_answers_above_those_that_only_share_w
 
 
 @pytest.mark.unit
+def test_the_in_domain_channel_adds_the_z_scored_cosines_at_its_weight():
+    retrieval = np.array([2.0, 1.0, 0.0, -1.0])
+    cosines = np.array([0.1, 0.3, 0.5, 0.7])  # mean 0.4, population s.d. √0.05
+    z = (cosines - 0.4) / np.sqrt(0.05)
+    assert fuse_in_domain(retrieval, cosines, 1.0) == pytest.approx(retrieval + z)
+    assert fuse_in_domain(retrieval, cosines, 0.5) == pytest.approx(retrieval + 0.5 * z)
+    assert fuse_in_domain(retrieval, cosines, 0.0).tolist() == retrieval.tolist()  # weight 0: the retriever's scores
+    assert fuse_in_domain(np.array([1.5]), np.array([0.9]), 1.0).tolist() == [1.5]  # one clause: nothing to compare
+    assert fuse_in_domain(retrieval, np.full(4, 0.3), 1.0).tolist() == retrieval.tolist()  # equal cosines say nothing
+
+
+@pytest.mark.integration
+def test_the_in_domain_channel_brings_a_clause_the_retriever_ranked_low_into_the_reread_clauses(bot):
+    judge = TrainedJudge()
+    assert judge.fusion_weight == MANIFEST["settings"]["trained_fusion_weight"] > 0
+    clauses = bot.clauses("st-michaels")
+    phones = next(c for c in clauses if "hand them to their teacher" in c.display_text)
+    others = [c for c in clauses if c is not phones]
+    # The retriever ranked the clause that answers last, a little below the others (z-score units).
+    candidates = [Candidate(c, -0.01 * n, 0.0, 0.0) for n, c in enumerate([*others, phones])]
+    question = "does my son have to hand his phone in when he gets to school?"
+    assert phones in [c.clause for c in judge.rerank(question, [], "parent", candidates)[: judge.depth]]
+    judge.fusion_weight = 0.0  # the retriever's order alone: the stage never rereads it
+    assert judge.rerank(question, [], "parent", candidates)[-1].clause is phones
+
+
+@pytest.mark.integration
+def test_training_scores_the_stage_on_the_order_serving_gives_it(index_dir, bot, tmp_path, monkeypatch):
+    """`make train` mines the retriever's scores and adds the fold encoder's channel as serving does,
+    so the depth, prior weight and calibration it chooses fit the order the served stage rereads."""
+    from training import data as training_data
+    from training.train import TRAINED_FUSION_WEIGHT, clause_texts, predict
+
+    row = {
+        "id": "t-1",
+        "school": "st-michaels",
+        "audience": "parent",
+        "question": "does my son have to hand his phone in when he gets to school?",
+        "verdict": ["yes"],
+        "gold": ["hand them to their teacher"],
+        "history": [],
+        "kind": "direct",
+    }
+    monkeypatch.setattr(training_data, "read_questions", lambda: [row])
+    monkeypatch.setattr(training_data, "WORK", tmp_path)  # its own mining cache
+    monkeypatch.setenv("ASSISTANT_RERANK", "false")  # mining sets it; restored after the test
+    (item,) = training_data.mine(index_dir, tmp_path / "mined.jsonl")
+    assert training_data.read_mined(tmp_path / "mined.jsonl") == [item]
+    school = [c.clause_id for c in bot.clauses("st-michaels")]
+    assert sorted(item.pool_ids) == sorted(school) and item.ranked_ids == item.pool_ids[: training_data.MINED_DEPTH]
+    assert list(item.pool_scores) == sorted(item.pool_scores, reverse=True)
+    (prediction,) = predict(trained_dir(), [item], clause_texts(index_dir))
+    judge = bot.judge
+    assert judge.fusion_weight == TRAINED_FUSION_WEIGHT
+    served = [c.clause_id for c in bot.search(row["question"], "st-michaels", "parent", k=12)]
+    # The served stage rereads the first `depth` of the channel's order; the rest keep it.
+    assert set(served[: judge.depth]) == set(prediction["ranked_ids"][: judge.depth])
+    assert served[judge.depth :] == prediction["ranked_ids"][judge.depth : 12]
+    assert prediction["ranked_ids"] != list(item.ranked_ids)  # the channel moved something
+
+
+@pytest.mark.unit
+def test_held_out_questions_are_scored_in_the_order_the_in_domain_channel_gave_them():
+    item = TrainingItem("x-1", "x", "parent", "q?", (), "direct", "yes", frozenset({"b"}), ("a", "b", "c"))
+    other = dataclasses.replace(item, id="x-2")
+    staged_items = staged([item, other], {"x-1": {"ranked_ids": ["b", "a", "c"]}, "x-2": {"logits": [0.1]}})
+    assert staged_items[0].ranked_ids == ("b", "a", "c") and staged_items[0].gold_ids == item.gold_ids
+    assert staged_items[1] is other  # a prediction from before the channel keeps the retriever's order
+
+
+@pytest.mark.unit
 def test_the_top_share_is_the_best_scores_softmax_share_at_the_losss_scale():
     # softmax(20·[0.6, 0.5, 0.5]) = e^2 / (e^2 + 2) for the first
     assert top_share(np.array([0.6, 0.5, 0.5])) == pytest.approx(np.exp(2) / (np.exp(2) + 2))
@@ -314,7 +388,8 @@ def test_clause_vectors_are_kept_so_a_second_question_encodes_only_itself(bot):
     encode = judge.encoder.encode
     judge.encoder.encode = lambda texts, **kw: encoded.append(texts) or encode(texts, **kw)
     judge.rerank("can my son bring his phone?", [], "parent", candidates)
-    assert [len(texts) for texts in encoded] == [1, judge.depth]  # the question, then the clauses it rereads
+    # The question, then every clause of the school: the in-domain channel scores them all.
+    assert [len(texts) for texts in encoded] == [1, len(candidates)]
     judge.rerank("is he allowed his phone on the coach?", [], "parent", candidates)
     assert encoded[-1] == ["parent: is he allowed his phone on the coach?"]
 
@@ -353,7 +428,7 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
 @pytest.mark.xfail(
     strict=True,
     reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
-    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 0.997, relevance 0.41, confidence 0.71)",
+    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, confidence 0.55)",
 )
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]

@@ -202,7 +202,8 @@ def test_a_judge_with_other_weights_encodes_the_clauses_itself(bot, monkeypatch)
     encode = fold.encoder.encode
     monkeypatch.setattr(fold.encoder, "encode", lambda texts, **kw: encoded.append(len(texts)) or encode(texts, **kw))
     bot.ask("Can staff use their own phones to take photos of pupils?", "glais", "staff")
-    assert encoded == [1, fold.depth]  # the question, then the clauses it rereads
+    # The question, then every clause of the school: the in-domain channel scores them all.
+    assert encoded == [1, len(bot.clauses("glais"))]
 
 
 @pytest.mark.integration

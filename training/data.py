@@ -42,7 +42,10 @@ class TrainingItem:
         ranked_ids: the hybrid retriever's top `MINED_DEPTH` clause ids, best first;
         outside: the retriever's similarity floor would answer "not covered"
             (`assistant.assistant.Assistant.outside_policies`), so the bands are calibrated on
-            what the floor lets through.
+            what the floor lets through;
+        pool_ids, pool_scores: every clause of the school in the retriever's order, with its
+            fused score (`assistant.retrieval.fuse`, z-score units): what the trained stage's
+            in-domain channel is added to (`assistant.rerank.fuse_in_domain`).
     """
 
     id: str
@@ -55,6 +58,8 @@ class TrainingItem:
     gold_ids: frozenset[str]
     ranked_ids: tuple[str, ...]
     outside: bool = False
+    pool_ids: tuple[str, ...] = ()
+    pool_scores: tuple[float, ...] = ()
 
 
 def training_files() -> list[Path]:
@@ -143,7 +148,9 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
     """Rank every training question's school with the hybrid retriever; write ``out`` (JSONL).
 
     Rankings already mined on the same index generation are reused from
-    ``WORK/mine-cache.jsonl`` (key: generation, school, audience, question, history).
+    ``WORK/mine-cache.jsonl`` (key: generation, school, audience, question, history). Each
+    item keeps the top `MINED_DEPTH` ids (``ranked_ids``, the hard negatives) and the whole
+    school's ranking with the retriever's scores (``pool_ids``, ``pool_scores``).
     ``sample`` > 0 mines every ``sample``-th question only (a quick check of the pipeline).
 
     Raises:
@@ -161,8 +168,10 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
     cache_path = WORK / "mine-cache.jsonl"
     cache = {}
     if cache_path.exists():
-        # Entries from before ``outside`` was recorded are mined again.
-        cache = {d["key"]: d for d in map(json.loads, cache_path.read_text(encoding="utf-8").splitlines()) if "outside" in d}
+        # Entries from before ``outside`` and the scores were recorded are mined again.
+        cache = {
+            d["key"]: d for d in map(json.loads, cache_path.read_text(encoding="utf-8").splitlines()) if "outside" in d and "scores" in d
+        }
     rows = read_questions()
     if sample:
         rows = rows[::sample]
@@ -175,11 +184,15 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
                 raise ValueError(f"{row['id']}: no clause of {row['school']} holds its gold quotes")
             key = _mine_key(bot.generation.name, row)
             if key not in cache:
-                found = bot.search(row["question"], row["school"], row["audience"], list(row["history"]), k=MINED_DEPTH)
-                outside = bot.outside_policies(row["question"], row["school"], row["audience"], list(row["history"]))
-                cache[key] = {"ranked": [c.clause_id for c in found], "outside": outside}
+                # The retrieval stage alone: every clause of the school ranked, and the floor's decision.
+                evidence = bot.retrieve(row["question"], row["school"], row["audience"], list(row["history"]))
+                cache[key] = {
+                    "ranked": [c.clause.clause_id for c in evidence.candidates],
+                    "scores": [round(c.score, 5) for c in evidence.candidates],
+                    "outside": evidence.outside,
+                }
                 cache_fh.write(json.dumps({"key": key, **cache[key]}) + "\n")
-            ranked_ids, outside = cache[key]["ranked"], cache[key]["outside"]
+            pool_ids, outside = cache[key]["ranked"], cache[key]["outside"]
             item = TrainingItem(
                 row["id"],
                 row["school"],
@@ -189,8 +202,10 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
                 row.get("kind", ""),
                 row["verdict"][0],
                 gold,
-                tuple(ranked_ids),
+                tuple(pool_ids[:MINED_DEPTH]),
                 outside,
+                tuple(pool_ids),
+                tuple(cache[key]["scores"]),
             )
             items.append(item)
             fh.write(json.dumps({**item.__dict__, "gold_ids": sorted(gold), "history": list(item.history)}) + "\n")
@@ -206,6 +221,8 @@ def read_mined(path: Path) -> list[TrainingItem]:
         d = json.loads(line)
         d["gold_ids"] = frozenset(d["gold_ids"])
         d["ranked_ids"] = tuple(d["ranked_ids"])
+        d["pool_ids"] = tuple(d.get("pool_ids", ()))
+        d["pool_scores"] = tuple(d.get("pool_scores", ()))
         d["history"] = tuple(d["history"])
         items.append(TrainingItem(**d))
     return items
