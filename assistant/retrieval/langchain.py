@@ -80,8 +80,10 @@ class PolicyRetriever(BaseRetriever):
 class TrainedReranker(BaseDocumentCompressor):
     """Reorders one school's clause documents with the trained stage (`assistant.rerank`).
 
-    Its first `TrainedJudge.depth` documents are reread with the fine-tuned encoder, the rest keep
-    their order; returns the first ``top_n`` with a ``relevance_score``.
+    The fine-tuned encoder's cosine is first added to the documents' ``score`` metadata as the
+    in-domain channel, z-scored over the documents given (`assistant.rerank.fuse_in_domain`; the
+    served stage gets every clause of the school); the first `TrainedJudge.depth` of that order
+    are reread, the rest keep it. Returns the first ``top_n`` with a ``relevance_score``.
 
     Attributes:
         assistant: a loaded `assistant.Assistant` with the trained stage on.
