@@ -125,6 +125,16 @@ def fuse_in_domain(retrieval_scores: np.ndarray, cosines: np.ndarray, weight: fl
     return scores + weight * standardise(np.asarray(cosines, dtype=np.float64))
 
 
+def in_domain_order(retrieval_scores: np.ndarray, cosines: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The order the trained stage rereads from: indices, best first, and the `fuse_in_domain` scores.
+
+    Stable, so clauses the channel cannot tell apart keep the retriever's order; serving
+    (`TrainedJudge`) and training's held-out scoring (`training.train.predict`) both order by it.
+    """
+    fused = fuse_in_domain(retrieval_scores, cosines, weight)
+    return np.argsort(-fused, kind="stable"), fused
+
+
 class TrainedModelError(RuntimeError):
     """The trained models are missing or damaged (names the file and what to run)."""
 
@@ -453,14 +463,14 @@ class TrainedJudge:
         """
         query = self.encoder.encode([pair_query(question, history, audience)])[0]
         retrievers_first = candidates[0].clause.clause_id
-        if self.fusion_weight and len(candidates) > 1:
-            cosines = self._vectors([c.clause for c in candidates], stored) @ query
-            fused = fuse_in_domain(np.array([c.score for c in candidates]), cosines, self.fusion_weight)
-            # Stable: clauses the channel cannot tell apart keep the retriever's order.
-            order = np.argsort(-fused, kind="stable")
+        if self.fusion_weight:
+            every = self._vectors([c.clause for c in candidates], stored)
+            order, fused = in_domain_order(np.array([c.score for c in candidates]), every @ query, self.fusion_weight)
             candidates = [Candidate(candidates[i].clause, float(fused[i]), candidates[i].dense, candidates[i].lexical) for i in order]
+            vectors = every[order[: self.depth]]
+        else:
+            vectors = self._vectors([c.clause for c in candidates[: self.depth]], stored)
         head = candidates[: self.depth]
-        vectors = self._vectors([c.clause for c in head], stored)
         scores = fused_relevance(vectors @ query, self.prior_weight)
         order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
         reranked = [Candidate(head[i].clause, float(scores[i]), head[i].dense, head[i].lexical) for i in order]

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import get_settings
-from assistant.rerank import VERDICT_CLASSES, fuse_in_domain, pair_passage, pair_query
+from assistant.rerank import VERDICT_CLASSES, in_domain_order, pair_passage, pair_query
 from assistant.verdict_features import relevance_features, rule_verdict, verdict_features
 
 from .data import MINED_DEPTH, WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
@@ -319,8 +319,8 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
         order = list(item.ranked_ids)
         if TRAINED_FUSION_WEIGHT:
             cosines = np.stack([vectors[c] for c in item.pool_ids]) @ q
-            fused = fuse_in_domain(np.array(item.pool_scores), cosines, TRAINED_FUSION_WEIGHT)
-            order = [item.pool_ids[i] for i in np.argsort(-fused, kind="stable")]
+            positions, _ = in_domain_order(np.array(item.pool_scores), cosines, TRAINED_FUSION_WEIGHT)
+            order = [item.pool_ids[i] for i in positions]
         ranked = order[:depth]
         gold = sorted(item.gold_ids)[:1]
         c = np.stack([vectors[x] for x in ranked + gold])
