@@ -487,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         "learning_rate": LEARNING_RATE,
         "folds": len(set(fold_of.values())),
         "fold_sample": FOLD_SAMPLE,
+        "fold_heads": "every other school's questions (fold_head_items); the fold encoder trains on fold_sample of them",
         "verdict_source": verdict_source,
         "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot)",
         "confidence": "logistic regression over the log-odds of top_share, verdict probability and relevance, and the"
