@@ -210,7 +210,11 @@ class Assistant:
         return [h for h in list(history) if h.strip()][-MAX_HISTORY:]
 
     @staticmethod
-    def _plan(question: str, history: list[str], audience: str | None) -> list[PlannedQuery]:
+    def plan(question: str, history: list[str], audience: str | None) -> list[PlannedQuery]:
+        """The retrieval queries of a question, as `search`, `ask` and training's general view read them.
+
+        That is `assistant.retrieval.query_plan` of its `role_query` and its history's.
+        """
         return query_plan(role_query(question, audience), [role_query(h, audience) for h in history])
 
     def search(
@@ -236,7 +240,7 @@ class Assistant:
         history = self._validate(question, school, audience, history)
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise ValueError(f"k must be a whole number from 1 to {MAX_K}")
-        candidates = self.retriever.candidates(self._plan(question, history, audience), school, audience)
+        candidates = self.retriever.candidates(self.plan(question, history, audience), school, audience)
         if self.judge is not None:
             stored = self.retriever.school(school).stored_vectors(self.judge)
             candidates = self.judge.rerank(question, history, audience, candidates, stored)
@@ -275,14 +279,20 @@ class Assistant:
             ValueError, IndexUnavailableError: as for `search`.
         """
         history = self._validate(question, school, audience, history)
-        return self.retriever.retrieve(question, school, audience, history, self._plan(question, history, audience))
+        return self.retriever.retrieve(question, school, audience, history, self.plan(question, history, audience))
 
     def _rerank(self, evidence: Evidence) -> Evidence:
         """The rerank stage: the trained stage's reading of the retrieved clauses (a no-op when it is off)."""
         if self.judge is None or not evidence.candidates:
             return evidence
         stored = self.retriever.school(evidence.school).stored_vectors(self.judge)
-        judgement = self.judge.judge(evidence.question, evidence.history, evidence.audience, evidence.candidates, evidence.outside, stored)
+        general = None
+        # The classifier's general view reads this index's vectors only if they are the ones it was fitted on.
+        if self.judge.general_embeddings == getattr(self.embeddings, "model_id", None):
+            general = lambda clause: self.retriever.general_vectors(evidence.plan, [clause])  # noqa: E731
+        judgement = self.judge.judge(
+            evidence.question, evidence.history, evidence.audience, evidence.candidates, evidence.outside, stored, general
+        )
         return replace(evidence, candidates=judgement.candidates, judgement=judgement)
 
     def _answer(self, evidence: Evidence, today: dt.date | None) -> Answer:

@@ -12,7 +12,8 @@ costs one question encoding, which the stage pays anyway. It then rereads the fi
 (`fused_relevance`) reorders them. Two logistic
 regressions then read the question's and the best clause's vectors
 (`assistant.verdict_features`): the verdict classifier (yes / no / conditional / info, also
-given the deontic rules' verdict) and the relevance head (P(the clause answers the question),
+given the deontic rules' verdict and, where the index's embeddings are the ones it was trained
+with, the retriever's general vectors of the question and the clause) and the relevance head (P(the clause answers the question),
 trained with near misses). The confidence is the probability that the answer is right, its
 clause and its verdict: a logistic regression over four `confidence_signals` (the best
 clause's `top_share`, the verdict's probability, whether the hybrid retriever alone ranked it
@@ -47,6 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +57,7 @@ import numpy as np
 from .retrieval.fusion import Candidate, standardise
 from .retrieval.query import is_follow_up
 from .types import ANSWER_VERDICTS, Clause
-from .verdict_features import RULE_SLOTS, relevance_features, rule_verdict, verdict_features
+from .verdict_features import RULE_SLOTS, general_features, relevance_features, rule_verdict, verdict_features
 
 #: Where the trained models live (``ASSISTANT_TRAINED_DIR`` overrides, e.g. for a fold's models).
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
@@ -306,6 +308,8 @@ class Judgement:
         verdict_probability: the classifier's softmax probability of that verdict (0 with rules).
         use_classifier: whether the answer takes ``verdict`` (the manifest's ``verdict_source``,
             chosen by training on held-out schools) or the deontic rules' verdict.
+        general_view: whether the classifier also read the general embeddings' vectors
+            (`assistant.verdict_features.general_features`); False when they were not at hand.
     """
 
     candidates: list[Candidate]
@@ -314,6 +318,13 @@ class Judgement:
     verdict: str
     verdict_probability: float
     use_classifier: bool = True
+    general_view: bool = False
+
+
+#: The general embeddings' vectors of the question and of one clause, shapes ``(D,)`` and ``(1, D)``
+#: as `assistant.retrieval.HybridRetriever.general_vectors` returns them, or None when the store
+#: lacks them. Called by `TrainedJudge.judge` for the clause it cites only.
+GeneralVectors = Callable[[Clause], "tuple[np.ndarray, np.ndarray] | None"]
 
 
 #: Clauses reread per question (default; the manifest's ``rerank_depth`` wins). Chosen on the training data's held-out
@@ -358,6 +369,21 @@ class TrainedJudge:
                     f"verdict coefficients of shape {self._coef.shape} do not fit {self.encoder.dimension}-d vectors"
                     f" and {len(RULE_SLOTS)} rule slots (`assistant.verdict_features`)"
                 )
+            # The classifier that also reads the retriever's general vectors, and the embeddings
+            # (`EnsembleEmbeddings.model_id`) whose vectors it was fitted on; absent in older models.
+            general = verdict.get("general")
+            self.general_embeddings: str | None = None
+            if general:
+                self.general_embeddings = str(general["embeddings"])
+                self._general_dimension = int(general["dimension"])
+                self._general_coef = np.asarray(general["coef"], dtype=np.float32)
+                self._general_intercept = np.asarray(general["intercept"], dtype=np.float32)
+                width = 3 * self.encoder.dimension + len(RULE_SLOTS) + 3 * self._general_dimension
+                if self._general_coef.shape != (len(self._verdict_labels), width):
+                    raise ValueError(
+                        f"general verdict coefficients of shape {self._general_coef.shape} do not fit"
+                        f" {self._general_dimension}-d general vectors (`assistant.verdict_features.general_features`)"
+                    )
             relevance = json.loads((folder / "relevance.json").read_text(encoding="utf-8"))
             self._relevance_coef = np.asarray(relevance["coef"], dtype=np.float32)
             self._relevance_intercept = float(relevance["intercept"])
@@ -430,13 +456,35 @@ class TrainedJudge:
                 self._clause_vectors.update(fresh)
         return np.stack([found[c.clause_id] for c in clauses])
 
-    def verdicts_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray, rule_verdicts: list[str]) -> tuple[list[str], np.ndarray]:
+    def verdicts_of(
+        self,
+        query_vectors: np.ndarray,
+        clause_vectors: np.ndarray,
+        rule_verdicts: list[str],
+        general: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[list[str], np.ndarray]:
         """The classifier's verdict for each row pair (question vector, clause vector, rules' verdict), and its probability.
 
         ``rule_verdicts``: the rules' verdict on each pair (`assistant.verdict_features.rule_verdict`).
+        ``general``: the general embeddings' question and clause vectors of the same pairs, each
+        of shape ``(n, D)`` (`general_features`); read by the classifier fitted with them when
+        this judge has one (`general_embeddings` not None), else ignored.
         Returns the verdicts (each one of `VERDICT_CLASSES`) and their softmax probabilities, shape ``(n,)``.
+
+        Raises:
+            ValueError: the row counts or widths do not fit (`verdict_features`, `general_features`),
+                or the general vectors are not ``D``-wide.
         """
-        logits = verdict_features(query_vectors, clause_vectors, rule_verdicts) @ self._coef.T + self._intercept
+        features = verdict_features(query_vectors, clause_vectors, rule_verdicts)
+        if general is not None and self.general_embeddings is not None:
+            extra = general_features(*general)
+            if extra.shape[1] != 3 * self._general_dimension or len(extra) != len(features):
+                raise ValueError(
+                    f"general vectors of width {extra.shape[1] // 3} for {len(extra)} pairs; the classifier reads {self._general_dimension}"
+                )
+            logits = np.concatenate([features, extra], axis=1) @ self._general_coef.T + self._general_intercept
+        else:
+            logits = features @ self._coef.T + self._intercept
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         best = np.argmax(probs, axis=1)
@@ -503,6 +551,7 @@ class TrainedJudge:
         candidates: list[Candidate],
         outside: bool = False,
         stored: dict[str, np.ndarray] | None = None,
+        general: GeneralVectors | None = None,
     ) -> Judgement:
         """Rerank the first `depth` candidates, calibrate the best one's `top_share`, classify its verdict.
 
@@ -515,6 +564,8 @@ class TrainedJudge:
                 question (`Assistant.outside_policies`); decides ``not_covered`` unless the
                 manifest's ``band_source`` is "calibrated".
             stored: clause vectors by clause id that the index holds (as for `rerank`).
+            general: the general embeddings' vectors of the question and a clause (`GeneralVectors`);
+                pass it only when the index's embeddings are `general_embeddings`.
 
         Raises:
             ValueError: no candidates, or the judge was loaded without its calibration.
@@ -525,13 +576,15 @@ class TrainedJudge:
             raise ValueError("this judge was loaded without its calibration (calibrated=False)")
         reranked, query, top, share, agrees = self._scored(question, history, audience, candidates, stored)
         rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
-        verdicts, verdict_probs = self.verdicts_of(query[None, :], top[None, :], [rules])
+        view = general(reranked[0].clause) if general is not None and self.general_embeddings is not None else None
+        pair = (view[0][None, :], view[1]) if view is not None else None
+        verdicts, verdict_probs = self.verdicts_of(query[None, :], top[None, :], [rules], pair)
         relevance = float(self.relevance_of(query[None, :], top[None, :])[0])
         signals = confidence_signals(share, float(verdict_probs[0]), agrees, relevance)
         confidence = self.calibration.probability(self.calibration.score(signals))
         shown = verdicts[0] if self.use_classifier else rules  # the verdict the answer would show
         band = decide_band(self.calibration, confidence, shown, outside, self.band_source)
-        return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier)
+        return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier, pair is not None)
 
 
 _judges: dict[str, TrainedJudge] = {}

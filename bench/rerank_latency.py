@@ -78,11 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         bot.retriever.school(school).trained = vectors
     stage_ms = []
     for item in bank:
-        candidates = bot.retriever.candidates(bot._plan(item.question, list(item.history), item.audience), item.school, item.audience)
+        plan = bot.plan(item.question, list(item.history), item.audience)
+        candidates = bot.retriever.candidates(plan, item.school, item.audience)
         started = time.perf_counter()
-        judge.judge(item.question, list(item.history), item.audience, candidates, stored=stored[item.school])
+        judge.judge(
+            item.question,
+            list(item.history),
+            item.audience,
+            candidates,
+            stored=stored[item.school],
+            general=lambda clause, plan=plan: bot.retriever.general_vectors(plan, [clause]),
+        )
         stage_ms.append((time.perf_counter() - started) * 1000)
-    rows.append(_row(f"trained stage alone (channel over every clause, {judge.depth} reread, stored vectors)", stage_ms))
+    rows.append(_row(f"trained stage alone (channel over every clause, {judge.depth} reread, stored vectors, general view)", stage_ms))
     print(
         f"{len(bank)} questions of {args.bank.name}, {args.runs} passes; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n"
     )

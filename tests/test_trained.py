@@ -19,6 +19,7 @@ from server_helpers import create_app
 from assistant import Assistant
 from assistant.answering import compose_answer
 from assistant.config import get_settings
+from assistant.index.units import embedding_text
 from assistant.rerank import (
     CONFIDENCE_SIGNALS,
     VERDICT_CLASSES,
@@ -34,8 +35,8 @@ from assistant.rerank import (
     top_share,
     trained_dir,
 )
-from assistant.retrieval import Candidate, Evidence, query_plan
-from assistant.verdict_features import RULE_SLOTS, relevance_features, rule_verdict, verdict_features
+from assistant.retrieval import Candidate, Evidence, full_query, query_plan
+from assistant.verdict_features import RULE_SLOTS, general_features, relevance_features, rule_verdict, verdict_features
 from assistant.web.settings import WebSettings
 from training import verify
 from training.confidence_curve import precision_at_coverage
@@ -156,6 +157,16 @@ def test_a_verdict_classifier_without_the_rule_slots_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.integration
+def test_a_general_view_that_does_not_fit_its_vectors_is_a_clear_error(tmp_path):
+    (tmp_path / "encoder").symlink_to(trained_dir() / "encoder", target_is_directory=True)
+    shipped = json.loads((trained_dir() / "verdict.json").read_text(encoding="utf-8"))
+    wrong = {**shipped, "general": {**shipped["general"], "dimension": 384}}  # as if fitted on MiniLM alone
+    (tmp_path / "verdict.json").write_text(json.dumps(wrong), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"384-d general vectors .*rebuild with `make train`"):
+        TrainedJudge(tmp_path, calibrated=False)
+
+
+@pytest.mark.integration
 def test_the_shipped_classifier_leans_towards_the_rules_verdict():
     # The rules' one-hot carries signal the classifier learned: a "no" from the rules raises "no"
     # against "yes" more than a "yes" from the rules does, and the other way round.
@@ -170,24 +181,84 @@ def test_the_shipped_classifier_leans_towards_the_rules_verdict():
 
 
 def _judged_with_vectors(bot, question: str, school: str, audience: str) -> tuple[Evidence, Judgement, np.ndarray, np.ndarray]:
-    """The retriever's evidence, the trained stage's judgement, and the question's and cited clause's vectors (1 × d each)."""
+    """The retriever's evidence, the trained stage's judgement as `ask` makes it, and the question's
+    and cited clause's vectors (1 × d each)."""
     evidence = bot.retrieve(question, school, audience)
-    judgement = bot.judge.judge(question, [], audience, evidence.candidates)
+    judgement = bot._rerank(evidence).judgement
     q = bot.judge.encoder.encode([pair_query(question, [], audience)])
     c = bot.judge.encoder.encode([pair_passage(judgement.candidates[0].clause)])
     return evidence, judgement, q, c
 
 
+def _general_pair(bot, question: str, history: list[str], audience: str, clause) -> tuple[np.ndarray, np.ndarray]:
+    """The general view of (question, clause) as `training.train.general_view` builds it: the
+    embeddings run afresh on the plan's full query and on the clause's embedded text."""
+    q = bot.embeddings.embed_documents([full_query(Assistant.plan(question, history, audience)).text])
+    c = bot.embeddings.embed_documents([embedding_text(clause)])
+    return np.asarray(q, dtype=np.float32), np.asarray(c, dtype=np.float32)
+
+
 @pytest.mark.integration
 def test_an_answer_judges_its_verdict_from_the_same_features_training_used(bot):
     # Serving and `make train` must build the classifier's input the same way: the pair's
-    # vectors and the rules' verdict on the cited clause for the question as asked.
+    # vectors, the rules' verdict on the cited clause for the question as asked, and the general
+    # embeddings' vectors of the question as retrieval embedded it and of the clause as stored.
     question, audience = "can I put photos of the class trip on my own instagram?", "staff"
     _, judgement, q, c = _judged_with_vectors(bot, question, "st-margarets", audience)
-    rules = rule_verdict(question, [], audience, judgement.candidates[0].clause.display_text)
-    verdicts, probabilities = bot.judge.verdicts_of(q, c, [rules])
+    assert judgement.general_view
+    clause = judgement.candidates[0].clause
+    rules = rule_verdict(question, [], audience, clause.display_text)
+    verdicts, probabilities = bot.judge.verdicts_of(q, c, [rules], _general_pair(bot, question, [], audience, clause))
     assert verdicts == [judgement.verdict]
-    assert probabilities[0] == pytest.approx(judgement.verdict_probability)
+    assert probabilities[0] == pytest.approx(judgement.verdict_probability, abs=1e-4)
+    # Without the general view the other classifier reads: another probability.
+    assert bot.judge.verdicts_of(q, c, [rules])[1][0] != pytest.approx(judgement.verdict_probability, abs=1e-4)
+
+
+@pytest.mark.integration
+def test_a_follow_ups_general_view_is_the_question_read_after_the_last_one(bot):
+    # A follow-up's full query is the previous question and this one (`query_plan`), as training reads it.
+    history, question, audience = ["can parents take photos at sports day?"], "and videos?", "parent"
+    evidence = bot.retrieve(question, "st-michaels", audience, history)
+    judgement = bot._rerank(evidence).judgement
+    clause = judgement.candidates[0].clause
+    served_q, served_c = bot.retriever.general_vectors(evidence.plan, [clause])
+    q, c = _general_pair(bot, question, history, audience, clause)
+    assert full_query(evidence.plan).text.endswith(question) and full_query(evidence.plan).text != question
+    assert np.allclose(served_q, q[0], atol=1e-5) and np.allclose(served_c, c, atol=1e-5)
+
+
+@pytest.mark.integration
+def test_the_general_view_is_read_only_with_the_embeddings_it_was_fitted_on(bot, monkeypatch):
+    verdict = json.loads((trained_dir() / "verdict.json").read_text(encoding="utf-8"))
+    assert verdict["general"]["embeddings"] == bot.embeddings.model_id == bot.judge.general_embeddings
+    question, audience = "is my daughter allowed to bring her phone on the residential trip?", "parent"
+    monkeypatch.setattr(bot.judge, "general_embeddings", "minilm:1")  # as if the index were embedded otherwise
+    evidence = bot.retrieve(question, "st-michaels", audience)
+    assert not bot._rerank(evidence).judgement.general_view
+    monkeypatch.undo()
+    # A store that lost the clause's vector: the classifier reads without the view, the answer stands.
+    monkeypatch.setattr(type(bot.retriever), "stored_clause_vectors", lambda self, clauses: None)
+    judgement = bot._rerank(evidence).judgement
+    assert not judgement.general_view and judgement.band in ("answer", "unsure")
+
+
+@pytest.mark.unit
+def test_the_general_features_are_the_vectors_and_their_product():
+    q = np.array([[1.0, 2.0]], dtype=np.float32)
+    c = np.array([[3.0, 1.0]], dtype=np.float32)
+    assert general_features(q, c).tolist() == [[1.0, 2.0, 3.0, 1.0, 3.0, 2.0]]
+    with pytest.raises(ValueError, match=r"do not pair up"):
+        general_features(q, np.ones((2, 2), dtype=np.float32))
+
+
+@pytest.mark.unit
+def test_every_plan_has_a_query_embedded_by_every_model():
+    assert full_query(query_plan("can I?", [])).text == "can I?"
+    assert full_query(query_plan("and videos?", ["can I post photos?"])).text == "can I post photos? and videos?"
+    assert full_query(query_plan("where are the toilets kept?", ["can I post photos?"])).text == "where are the toilets kept?"
+    with pytest.raises(ValueError, match="no query embedded by every model"):
+        full_query([])
 
 
 @pytest.mark.integration
@@ -439,7 +510,7 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
 @pytest.mark.xfail(
     strict=True,
     reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
-    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, confidence 0.61)",
+    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, confidence 0.69)",
 )
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]
@@ -451,7 +522,7 @@ def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
 @pytest.mark.xfail(
     strict=True,
     reason="known cost of the 'yes' threshold (issue 16 open; training.evaluate.YES_MIN_PROBABILITY, p >= 2/3 since "
-    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.59, so the answer is unsure",
+    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.61, so the answer is unsure",
 )
 def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_clause(bot):
     answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")

@@ -40,7 +40,7 @@ import numpy as np
 
 from assistant.config import get_settings
 from assistant.rerank import VERDICT_CLASSES, in_domain_order, pair_passage, pair_query
-from assistant.verdict_features import relevance_features, rule_verdict, verdict_features
+from assistant.verdict_features import general_features, relevance_features, rule_verdict, verdict_features
 
 from .data import MINED_DEPTH, WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
 
@@ -99,6 +99,60 @@ class ClauseText:
     school: str
     passage: str
     display_text: str
+
+
+@dataclass
+class GeneralView:
+    """The general embeddings' vectors the verdict classifier's general view reads, as serving has them.
+
+    Attributes:
+        embeddings: the embeddings' id (`assistant.embedding.EnsembleEmbeddings.model_id`);
+        dimension: their width ``D``;
+        queries: item id → the retriever's vector of its `assistant.retrieval.full_query`, ``(D,)``;
+        clauses: clause id → the vector the index stores for the clause whole, ``(D,)``.
+    """
+
+    embeddings: str
+    dimension: int
+    queries: dict[str, np.ndarray]
+    clauses: dict[str, np.ndarray]
+
+    def pairs(self, item_ids: list[str], clause_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The question and clause vectors of row pairs, each ``(n, D)``."""
+        return np.stack([self.queries[i] for i in item_ids]), np.stack([self.clauses[c] for c in clause_ids])
+
+
+def general_view(index_dir: Path, items: list[TrainingItem]) -> GeneralView:
+    """`GeneralView` of ``items`` over the training index, built as serving builds it.
+
+    Each question's retrieval plan (`Assistant.plan`) gives the text the retriever embeds with
+    every model (`full_query`); the clause vectors are read back from the index's store
+    (`HybridRetriever.stored_clause_vectors`). The question vectors go through the embeddings'
+    persistent cache, so a second run costs seconds (the first, ~3 minutes on 2 cores for mpnet).
+
+    Raises:
+        ValueError: the index store lacks a clause's vector (rebuild it: ``make train`` without ``--skip-mine``).
+    """
+    import os
+
+    from assistant.assistant import Assistant
+    from assistant.retrieval import full_query
+
+    os.environ["ASSISTANT_RERANK"] = "false"  # the retriever's vectors only; no trained models needed
+    get_settings.cache_clear()
+    bot = Assistant.load(index_dir)
+    clauses = {}
+    for info in bot.schools():
+        school_clauses = bot.clauses(info.school)
+        vectors = bot.retriever.stored_clause_vectors(school_clauses)
+        if vectors is None:
+            raise ValueError(f"{index_dir}: the store lacks vectors of {info.school}'s clauses; build the training index again")
+        clauses.update(zip((c.clause_id for c in school_clauses), vectors, strict=True))
+    texts = [full_query(Assistant.plan(i.question, list(i.history), i.audience)).text for i in items]
+    queries = np.asarray(bot.embeddings.embed_documents(texts), dtype=np.float32)
+    return GeneralView(
+        bot.embeddings.model_id, int(bot.embeddings.dimension), dict(zip((i.id for i in items), queries, strict=True)), clauses
+    )
 
 
 def clause_texts(index_dir: Path) -> dict[str, ClauseText]:
@@ -201,10 +255,14 @@ def export_encoder(st_dir: Path, target: Path) -> Path:
     return target
 
 
-def fit_verdicts(items: list[TrainingItem], texts: dict[str, ClauseText], encoder, out: Path, seed: int) -> None:
+def fit_verdicts(
+    items: list[TrainingItem], texts: dict[str, ClauseText], encoder, out: Path, seed: int, general: GeneralView | None = None
+) -> None:
     """Multinomial logistic regression (scikit-learn) from `verdict_features` of (question, gold
-    clause, the rules' verdict on it) to yes / no / conditional / info; writes ``out/verdict.json``
-    (coef, intercept)."""
+    clause, the rules' verdict on it) to yes / no / conditional / info; with ``general``, a second
+    one that also reads `general_features` (the classifier serving uses when the index's
+    embeddings are ``general.embeddings``). Writes ``out/verdict.json`` (labels, coef, intercept;
+    ``general``: embeddings, dimension, coef, intercept)."""
     from sklearn.linear_model import LogisticRegression
 
     answerable = [(i, sorted(i.gold_ids)[0]) for i in items if i.gold_ids]
@@ -212,11 +270,25 @@ def fit_verdicts(items: list[TrainingItem], texts: dict[str, ClauseText], encode
     c = encoder.encode([texts[g].passage for _, g in answerable])
     rules = [rule_verdict(i.question, list(i.history), i.audience, texts[g].display_text) for i, g in answerable]
     labels = [VERDICT_CLASSES.index(i.verdict) for i, _ in answerable]
-    model = LogisticRegression(C=VERDICT_C, max_iter=2000, random_state=seed).fit(verdict_features(q, c, rules), labels)
-    labels = [VERDICT_CLASSES[int(k)] for k in model.classes_]
-    (out / "verdict.json").write_text(
-        json.dumps({"labels": labels, "coef": model.coef_.round(6).tolist(), "intercept": model.intercept_.round(6).tolist()}) + "\n"
-    )
+    features = verdict_features(q, c, rules)
+    model = LogisticRegression(C=VERDICT_C, max_iter=2000, random_state=seed).fit(features, labels)
+    data = {
+        "labels": [VERDICT_CLASSES[int(k)] for k in model.classes_],
+        "coef": model.coef_.round(6).tolist(),
+        "intercept": model.intercept_.round(6).tolist(),
+    }
+    if general is not None:
+        extra = general_features(*general.pairs([i.id for i, _ in answerable], [g for _, g in answerable]))
+        wide = LogisticRegression(C=VERDICT_C, max_iter=3000, random_state=seed).fit(np.concatenate([features, extra], axis=1), labels)
+        if list(wide.classes_) != list(model.classes_):
+            raise ValueError("the two verdict classifiers saw different classes")
+        data["general"] = {
+            "embeddings": general.embeddings,
+            "dimension": general.dimension,
+            "coef": wide.coef_.round(6).tolist(),
+            "intercept": wide.intercept_.round(6).tolist(),
+        }
+    (out / "verdict.json").write_text(json.dumps(data) + "\n")
 
 
 #: Inverse regularisation strength of the relevance head (scikit-learn's default).
@@ -270,27 +342,31 @@ def train_models(
     out: Path,
     seed: int = SEED,
     head_items: list[TrainingItem] | None = None,
+    general: GeneralView | None = None,
 ) -> Path:
     """Train the encoder on ``items`` and the verdict and relevance heads on ``head_items``
-    (default: ``items``); export to ``out/encoder``, ``out/verdict.json`` and ``out/relevance.json``."""
+    (default: ``items``; the verdict classifier's general view too with ``general``); export to
+    ``out/encoder``, ``out/verdict.json`` and ``out/relevance.json``."""
     started = time.perf_counter()
     rows = triplets(items, texts)
     random.Random(seed).shuffle(rows)
     st_dir = fit_encoder(rows, out / ".scratch", seed)
     export_encoder(st_dir, out / "encoder")
     shutil.rmtree(out / ".scratch", ignore_errors=True)
-    refit_heads(head_items if head_items is not None else items, texts, out, seed)
+    refit_heads(head_items if head_items is not None else items, texts, out, seed, general)
     print(f"trained on {len(items)} questions ({len(rows)} triplets) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
 
-def refit_heads(items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED) -> None:
-    """Fit ``model_dir/verdict.json`` and ``model_dir/relevance.json`` on ``items`` with the
-    encoder already exported to ``model_dir/encoder``."""
+def refit_heads(
+    items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED, general: GeneralView | None = None
+) -> None:
+    """Fit ``model_dir/verdict.json`` (with ``general``'s view too) and ``model_dir/relevance.json``
+    on ``items`` with the encoder already exported to ``model_dir/encoder``."""
     from assistant.onnx_encoder import OnnxSentenceEncoder
 
     encoder = OnnxSentenceEncoder(model_dir / "encoder", model_dir / "encoder" / "model.onnx", 2)
-    fit_verdicts(items, texts, encoder, model_dir, seed)
+    fit_verdicts(items, texts, encoder, model_dir, seed, general)
     fit_relevance(items, texts, encoder, model_dir, seed)
 
 
@@ -311,7 +387,13 @@ def fold_head_items(items: list[TrainingItem], held_out: list[str] | set[str]) -
     return [i for i in items if i.school not in held_out]
 
 
-def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseText], depth: int = PREDICT_DEPTH) -> list[dict]:
+def predict(
+    model_dir: Path,
+    items: list[TrainingItem],
+    texts: dict[str, ClauseText],
+    depth: int = PREDICT_DEPTH,
+    general: GeneralView | None = None,
+) -> list[dict]:
     """Out-of-sample predictions for ``items`` with the exported models in ``model_dir``.
 
     The clauses are first put in the order serving gives the stage: the retriever's scores fused
@@ -321,7 +403,8 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
     cosine of the question and each of its first ``depth`` clauses, in that order),
     ``verdicts`` (the classifier's verdict for each of them), ``verdict_probabilities`` (its
     probability), ``relevance`` (the relevance head's) and ``verdict_gold`` (for its first gold
-    clause, answerable items only).
+    clause, answerable items only). With ``general`` the verdicts are the general view's, as
+    serving reads them when the index's embeddings are the ones it was fitted on.
 
     Raises:
         ValueError: an item mined before the retriever's scores were kept (run without ``--skip-mine``).
@@ -346,7 +429,8 @@ def predict(model_dir: Path, items: list[TrainingItem], texts: dict[str, ClauseT
         c = np.stack([vectors[x] for x in ranked + gold])
         rules = [rule_verdict(item.question, list(item.history), item.audience, texts[x].display_text) for x in ranked + gold]
         qs = np.repeat(q[None, :], len(c), axis=0)
-        verdicts, probabilities = judge.verdicts_of(qs, c, rules)
+        view = general.pairs([item.id] * len(c), ranked + gold) if general is not None else None
+        verdicts, probabilities = judge.verdicts_of(qs, c, rules, view)
         relevance = judge.relevance_of(qs[: len(ranked)], c[: len(ranked)])
         out.append(
             {
@@ -437,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mined in {time.perf_counter() - started:.0f} s")
     items = read_mined(mined)
     texts = clause_texts(index_dir)
+    general = general_view(index_dir, items)
+    print(f"general view ({general.embeddings}) read in {time.perf_counter() - started:.0f} s", flush=True)
     schools = school_ids()
     predictions: dict[str, dict] = {}
     fold_of: dict[str, int] = {}
@@ -446,8 +532,8 @@ def main(argv: list[str] | None = None) -> int:
             train_items = fold_training_items(items, held_out, n)
             test_items = [i for i in items if i.school in held_out]
             print(f"fold {n}: held out {held_out} ({len(test_items)} questions), training on {len(train_items)}")
-            train_models(train_items, texts, fold_dir, head_items=fold_head_items(items, held_out))
-            for pred in predict(fold_dir, test_items, texts):
+            train_models(train_items, texts, fold_dir, head_items=fold_head_items(items, held_out), general=general)
+            for pred in predict(fold_dir, test_items, texts, general=general):
                 predictions[pred["id"]] = pred
             for school in held_out:
                 fold_of[school] = n
@@ -458,8 +544,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.refit_heads:
             for n in sorted(set(fold_of.values())):
                 held_out = {s for s, f in fold_of.items() if f == n}
-                refit_heads(fold_head_items(items, held_out), texts, WORK / f"fold-{n}")
-                for pred in predict(WORK / f"fold-{n}", [i for i in items if i.school in held_out], texts):
+                refit_heads(fold_head_items(items, held_out), texts, WORK / f"fold-{n}", general=general)
+                for pred in predict(WORK / f"fold-{n}", [i for i in items if i.school in held_out], texts, general=general):
                     predictions[pred["id"]] = pred
             (WORK / "oof.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions.values()))
         else:
@@ -489,7 +575,9 @@ def main(argv: list[str] | None = None) -> int:
         "fold_sample": FOLD_SAMPLE,
         "fold_heads": "every other school's questions (fold_head_items); the fold encoder trains on fold_sample of them",
         "verdict_source": verdict_source,
-        "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot)",
+        "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot);"
+        f" and where the index's embeddings are {general.embeddings}, the retriever's general vectors of the"
+        " question and the clause and their product (verdict.json 'general')",
         "confidence": "logistic regression over the log-odds of top_share, verdict probability and relevance, and the"
         " hybrid retriever's agreement (before the trained stage), then isotonic; fitted out of fold on"
         " P(clause and verdict right)",
@@ -514,9 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate_only or args.refit_heads:
         seconds = json.loads((final / "manifest.json").read_text())["seconds"]
         if args.refit_heads:
-            refit_heads(items, texts, final)
+            refit_heads(items, texts, final, general=general)
     else:
-        train_models(items, texts, final)
+        train_models(items, texts, final, general=general)
         seconds = round(time.perf_counter() - started)
     (final / "calibration.json").write_text(json.dumps(calibration, indent=1) + "\n")
     manifest = {

@@ -36,7 +36,7 @@ from ..index import (
 from ..trained_vectors import clause_vectors, trained_vectors_file
 from ..types import Clause
 from .fusion import MIN_DENSE, UNRETRIEVED, Candidate, LexicalIndex, QueryScores, fuse, should_abstain
-from .query import PlannedQuery, expand_query, is_follow_up
+from .query import PlannedQuery, expand_query, full_query, is_follow_up
 
 if TYPE_CHECKING:
     from ..rerank import Judgement, TrainedJudge
@@ -283,6 +283,46 @@ class HybridRetriever:
         candidates = self.candidates(plan, school, audience)
         outside = self.outside_policies(question, school, history, plan, candidates)
         return Evidence(question, school, audience, history, plan, candidates, outside)
+
+    def general_vectors(self, plan: list[PlannedQuery], clauses: list[Clause]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The general embeddings' view of a question and clauses, for the trained verdict classifier.
+
+        Returns ``(query, clause_vectors)``: the retriever's vector of the plan's `full_query`
+        (cached by retrieval, so nothing is embedded again), shape ``(D,)``, and
+        `stored_clause_vectors`, shape ``(len(clauses), D)``; ``D`` is the embeddings' dimension
+        (`EnsembleEmbeddings.dimension`). None when the store lacks a clause's vector: the
+        classifier then reads without the general view, which costs accuracy, never the answer.
+
+        Raises:
+            IndexUnavailableError: the vector store is not answering.
+        """
+        vectors = self.stored_clause_vectors(clauses)
+        if vectors is None:
+            return None
+        vector, _ = self.query_vector(full_query(plan))
+        return np.asarray(vector, dtype=np.float32), vectors
+
+    def stored_clause_vectors(self, clauses: list[Clause]) -> np.ndarray | None:
+        """The vectors the index stores for one school's clauses whole (unit 0, `embedding_text`).
+
+        Returns shape ``(len(clauses), D)``, or None (logged) when one is missing from the store.
+
+        Raises:
+            IndexUnavailableError: the vector store is not answering.
+        """
+        if not clauses:
+            return np.zeros((0, self.embeddings.dimension), dtype=np.float32)
+        ids = [vector_id(clause, 0) for clause in clauses]
+        try:
+            stored = self._collection(clauses[0].school).get(ids=ids, include=["embeddings"])
+        except Exception as exc:
+            raise self.unavailable(exc) from exc
+        by_id = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            log.warning("the vector store has no vector %r (rebuild the index with `python ingest.py`)", missing[0])
+            return None
+        return np.stack([np.asarray(by_id[i], dtype=np.float32) for i in ids])
 
     def sentence_similarity(self, clause: Clause, plan: list[PlannedQuery]) -> dict[str, float] | None:
         """Each sentence of ``clause`` that has a vector of its own → its cosine similarity to the question.

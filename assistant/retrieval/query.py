@@ -149,3 +149,18 @@ def query_plan(question: str, history: list[str] | None) -> list[PlannedQuery]:
         PlannedQuery(question, alone, light=alone < context),
         PlannedQuery(f"{history[-1]} {question}", context, light=context < alone),
     ]
+
+
+def full_query(plan: list[PlannedQuery]) -> PlannedQuery:
+    """The plan's query embedded by every model of the ensemble (the first that is not ``light``).
+
+    `query_plan` marks at most one query light, so every plan has one; the trained stage's
+    verdict classifier reads the retriever's vector of it (`HybridRetriever.general_vectors`).
+
+    Raises:
+        ValueError: ``plan`` is empty or every query in it is light.
+    """
+    for query in plan:
+        if not query.light:
+            return query
+    raise ValueError("the query plan has no query embedded by every model")
