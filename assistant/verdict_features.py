@@ -77,11 +77,17 @@ def relevance_features(query_vectors: np.ndarray, clause_vectors: np.ndarray) ->
     Raises:
         ValueError: the row counts or the vector widths differ.
     """
+    q, c = _paired(query_vectors, clause_vectors, "question vectors")
+    return np.concatenate([q, c, q * c, np.abs(q - c)], axis=1)
+
+
+def _paired(query_vectors: np.ndarray, clause_vectors: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float32 matrices of one shape; ValueError naming ``what`` when they do not pair up."""
     q = np.asarray(query_vectors, dtype=np.float32)
     c = np.asarray(clause_vectors, dtype=np.float32)
     if q.shape != c.shape or q.ndim != 2:
-        raise ValueError(f"question vectors of shape {q.shape} and clause vectors of shape {c.shape} do not pair up")
-    return np.concatenate([q, c, q * c, np.abs(q - c)], axis=1)
+        raise ValueError(f"{what} of shape {q.shape} and clause vectors of shape {c.shape} do not pair up")
+    return q, c
 
 
 def general_features(query_vectors: np.ndarray, clause_vectors: np.ndarray) -> np.ndarray:
@@ -92,8 +98,5 @@ def general_features(query_vectors: np.ndarray, clause_vectors: np.ndarray) -> n
     Raises:
         ValueError: the row counts or the vector widths differ.
     """
-    q = np.asarray(query_vectors, dtype=np.float32)
-    c = np.asarray(clause_vectors, dtype=np.float32)
-    if q.shape != c.shape or q.ndim != 2:
-        raise ValueError(f"general question vectors of shape {q.shape} and clause vectors of shape {c.shape} do not pair up")
+    q, c = _paired(query_vectors, clause_vectors, "general question vectors")
     return np.concatenate([q, c, q * c], axis=1)
