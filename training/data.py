@@ -144,6 +144,21 @@ def _mine_key(generation: str, row: dict) -> str:
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+def retriever_only(index_dir: Path):
+    """The product's `Assistant` over ``index_dir`` with the trained stage off (``ASSISTANT_RERANK=false``).
+
+    Training reads the retriever, the clause records and the store through it; the trained
+    models it builds are not needed, and may not exist yet. Sets the variable for this process.
+    """
+    import os
+
+    from assistant.assistant import Assistant
+
+    os.environ["ASSISTANT_RERANK"] = "false"
+    get_settings.cache_clear()  # settings are read once per process: re-read them now
+    return Assistant.load(index_dir)
+
+
 def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
     """Rank every training question's school with the hybrid retriever; write ``out`` (JSONL).
 
@@ -157,14 +172,8 @@ def mine(index_dir: Path, out: Path, sample: int = 0) -> list[TrainingItem]:
         ValueError: an answerable question whose gold quotes match no clause (run
             ``python -m training.verify``).
     """
-    import os
-
-    from assistant.assistant import Assistant
-
     # The retriever ranks without the trained stage: these are the candidates it must rerank.
-    os.environ["ASSISTANT_RERANK"] = "false"
-    get_settings.cache_clear()  # settings are read once per process: re-read them now
-    bot = Assistant.load(index_dir)
+    bot = retriever_only(index_dir)
     cache_path = WORK / "mine-cache.jsonl"
     cache = {}
     if cache_path.exists():

@@ -38,11 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.config import get_settings
 from assistant.rerank import VERDICT_CLASSES, in_domain_order, pair_passage, pair_query
 from assistant.verdict_features import general_features, relevance_features, rule_verdict, verdict_features
 
-from .data import MINED_DEPTH, WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, school_ids
+from .data import MINED_DEPTH, WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, retriever_only, school_ids
 
 SEED = 13
 #: Tokens per text (question or clause) the encoder reads.
@@ -133,14 +132,10 @@ def general_view(index_dir: Path, items: list[TrainingItem]) -> GeneralView:
     Raises:
         ValueError: the index store lacks a clause's vector (rebuild it: ``make train`` without ``--skip-mine``).
     """
-    import os
-
     from assistant.assistant import Assistant
     from assistant.retrieval import full_query
 
-    os.environ["ASSISTANT_RERANK"] = "false"  # the retriever's vectors only; no trained models needed
-    get_settings.cache_clear()
-    bot = Assistant.load(index_dir)
+    bot = retriever_only(index_dir)
     clauses = {}
     for info in bot.schools():
         school_clauses = bot.clauses(info.school)
@@ -157,13 +152,7 @@ def general_view(index_dir: Path, items: list[TrainingItem]) -> GeneralView:
 
 def clause_texts(index_dir: Path) -> dict[str, ClauseText]:
     """Clause id → its pair text, for every clause of the training index."""
-    import os
-
-    from assistant.assistant import Assistant
-
-    os.environ["ASSISTANT_RERANK"] = "false"  # clause records only; no trained models needed
-    get_settings.cache_clear()  # settings are read once per process: re-read them now
-    bot = Assistant.load(index_dir)
+    bot = retriever_only(index_dir)
     out = {}
     for info in bot.schools():
         for clause in bot.clauses(info.school):
