@@ -22,7 +22,10 @@ held-out schools' questions (never on an evaluation bank). With the retriever's 
 floor it picks the band:
 
 * ``not_covered``: the retriever's best clause is below the similarity floor
-  (`assistant.retrieval.should_abstain`): no citation, handover to the school office;
+  (`assistant.retrieval.should_abstain`), or the near-miss model finds the question more likely
+  not covered than covered (`Calibration.not_covered_probability`: the relevance head's highest
+  probability among the reread clauses, Platt-scaled on held-out schools' questions that the
+  floor lets through): no citation, handover to the school office;
 * ``answer``: otherwise, when the confidence is at or above ``answer_threshold`` (at or above
   ``yes_threshold`` when the verdict is "yes"): verdict + the clause;
 * ``unsure``: otherwise: the top three clauses, no verdict.
@@ -171,6 +174,8 @@ def pair_passage(clause: Clause) -> str:
 
 #: What the confidence reads about an answer, in the order of the calibration's weights.
 CONFIDENCE_SIGNALS: tuple[str, ...] = ("top_share", "verdict_probability", "retriever_agrees", "relevance")
+#: What the near-miss model reads (`Calibration.not_covered_probability`).
+NOT_COVERED_SIGNAL = "best_relevance"
 #: Probabilities are clipped to [ε, 1 − ε] before their log-odds are taken.
 _LOGIT_EPSILON = 1e-4
 
@@ -214,6 +219,12 @@ class Calibration:
     ``answer_threshold``: the probability from which an answer shows its verdict;
     ``yes_threshold`` (≥ ``answer_threshold``): the same for a "yes" (`answers`);
     ``covered_threshold``: below it, "not covered" (``band_source = "calibrated"`` only).
+
+    The **near-miss model** (``not_covered_weight``, ``not_covered_bias``,
+    ``not_covered_threshold``): P(the policies do not cover a question the similarity floor let
+    through) by Platt scaling of the log-odds of the relevance head's highest probability among
+    the reread clauses (`not_covered_probability`); at or above the threshold the question is
+    "not covered" (`decide_band`). Fitted out of fold by ``training/evaluate.py``.
     """
 
     x: tuple[float, ...]
@@ -223,6 +234,9 @@ class Calibration:
     weights: tuple[float, ...]
     bias: float
     yes_threshold: float
+    not_covered_weight: float
+    not_covered_bias: float
+    not_covered_threshold: float
 
     def score(self, signals: np.ndarray) -> float:
         """The linear score of an answer's `confidence_signals` (shape ``(len(CONFIDENCE_SIGNALS),)``)."""
@@ -231,6 +245,15 @@ class Calibration:
     def probability(self, score: float) -> float:
         """Calibrated probability (0–1) of a `score`."""
         return float(np.interp(score, self.x, self.y))
+
+    def not_covered_probability(self, best_relevance: float) -> float:
+        """P(not covered), 0–1, of a question the similarity floor let through.
+
+        ``best_relevance``: the relevance head's highest P(the clause answers the question)
+        among the reread clauses (0–1).
+        """
+        z = self.not_covered_weight * _logit(best_relevance) + self.not_covered_bias
+        return float(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
 
     def answers(self, probability: float, verdict: str) -> bool:
         """Whether an answer of this calibrated probability shows ``verdict`` (the "answer" band).
@@ -265,7 +288,21 @@ class Calibration:
         answer_threshold, yes_threshold = float(data["answer_threshold"]), float(data["yes_threshold"])
         if yes_threshold < answer_threshold:
             raise ValueError(f"yes_threshold {yes_threshold} is below answer_threshold {answer_threshold}")
-        return cls(x, y, answer_threshold, float(data["covered_threshold"]), weights, float(data["bias"]), yes_threshold)
+        near_miss = data["not_covered"]
+        if near_miss["signal"] != NOT_COVERED_SIGNAL:
+            raise ValueError(f"not_covered reads {near_miss['signal']!r}, not {NOT_COVERED_SIGNAL!r}")
+        return cls(
+            x,
+            y,
+            answer_threshold,
+            float(data["covered_threshold"]),
+            weights,
+            float(data["bias"]),
+            yes_threshold,
+            float(near_miss["weight"]),
+            float(near_miss["bias"]),
+            float(near_miss["threshold"]),
+        )
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
@@ -276,7 +313,9 @@ class Calibration:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 
 
-def decide_band(calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str) -> str:
+def decide_band(
+    calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str, best_relevance: float = 1.0
+) -> str:
     """The band (one of `BANDS`) of an answer: how `TrainedJudge.judge` decides it, and training's reports too.
 
     Args:
@@ -284,12 +323,15 @@ def decide_band(calibration: Calibration, probability: float, verdict: str, outs
         probability: the answer's calibrated confidence (0–1).
         verdict: the verdict the answer would show (a "yes" needs ``yes_threshold``).
         outside: the retriever's similarity floor says the policies do not cover the question.
-        band_source: the manifest's: "floor_and_confidence" (the floor decides not_covered, the
-            confidence answer or unsure) or "calibrated" (the confidence decides all three).
+        band_source: the manifest's: "floor_and_confidence" (the floor, then the near-miss
+            model, decide not_covered, the confidence answer or unsure) or "calibrated" (the
+            confidence decides all three).
+        best_relevance: the relevance head's highest probability among the reread clauses
+            (0–1), which the near-miss model reads (`Calibration.not_covered_probability`).
     """
     if band_source == "calibrated":
         return calibration.band(probability, verdict)
-    if outside:
+    if outside or calibration.not_covered_probability(best_relevance) >= calibration.not_covered_threshold:
         return "not_covered"
     return "answer" if calibration.answers(probability, verdict) else "unsure"
 
@@ -310,6 +352,8 @@ class Judgement:
             chosen by training on held-out schools) or the deontic rules' verdict.
         general_view: whether the classifier also read the general embeddings' vectors
             (`assistant.verdict_features.general_features`); False when they were not at hand.
+        not_covered_probability: the near-miss model's P(the policies do not cover the
+            question) from the reread clauses' relevance (`Calibration.not_covered_probability`), 0–1.
     """
 
     candidates: list[Candidate]
@@ -319,6 +363,7 @@ class Judgement:
     verdict_probability: float
     use_classifier: bool = True
     general_view: bool = False
+    not_covered_probability: float = 0.0
 
 
 #: The general embeddings' vectors of the question and of one clause, shapes ``(D,)`` and ``(1, D)``
@@ -503,9 +548,9 @@ class TrainedJudge:
         candidates: list[Candidate],
         stored: dict[str, np.ndarray] | None = None,
     ) -> tuple[list[Candidate], np.ndarray, np.ndarray, float, bool]:
-        """Reranked candidates, question vector, first clause's vector, `top_share`, retriever's agreement.
+        """Reranked candidates, question vector, the reread clauses' vectors, `top_share`, retriever's agreement.
 
-        The last says whether the retriever (``candidates``' order, before this stage) ranked the
+        The vectors are in the reranked order, shape ``(depth, d)``. The last says whether the retriever (``candidates``' order, before this stage) ranked the
         new first clause first too. The order reread from is the retriever's fused with the in-domain channel
         (`fuse_in_domain`), over all of ``candidates``; its first `depth` are reread.
         """
@@ -526,7 +571,7 @@ class TrainedJudge:
         # that scores still fall with rank (retrieval's z-scores are on another scale).
         floor = float(scores.min())
         rest = [Candidate(c.clause, floor - 0.001 * n, c.dense, c.lexical) for n, c in enumerate(candidates[self.depth :], start=1)]
-        return reranked + rest, query, vectors[order[0]], top_share(scores), reranked[0].clause.clause_id == retrievers_first
+        return reranked + rest, query, vectors[order], top_share(scores), reranked[0].clause.clause_id == retrievers_first
 
     def rerank(
         self,
@@ -574,17 +619,28 @@ class TrainedJudge:
             raise ValueError("no candidates to rerank")
         if self.calibration is None:
             raise ValueError("this judge was loaded without its calibration (calibrated=False)")
-        reranked, query, top, share, agrees = self._scored(question, history, audience, candidates, stored)
+        reranked, query, reread, share, agrees = self._scored(question, history, audience, candidates, stored)
+        top = reread[0]
         rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
         view = general(reranked[0].clause) if general is not None and self.general_embeddings is not None else None
         pair = (view[0][None, :], view[1]) if view is not None else None
         verdicts, verdict_probs = self.verdicts_of(query[None, :], top[None, :], [rules], pair)
-        relevance = float(self.relevance_of(query[None, :], top[None, :])[0])
-        signals = confidence_signals(share, float(verdict_probs[0]), agrees, relevance)
+        relevance = self.relevance_of(np.repeat(query[None, :], len(reread), axis=0), reread)
+        signals = confidence_signals(share, float(verdict_probs[0]), agrees, float(relevance[0]))
         confidence = self.calibration.probability(self.calibration.score(signals))
         shown = verdicts[0] if self.use_classifier else rules  # the verdict the answer would show
-        band = decide_band(self.calibration, confidence, shown, outside, self.band_source)
-        return Judgement(reranked, confidence, band, verdicts[0], float(verdict_probs[0]), self.use_classifier, pair is not None)
+        best_relevance = float(relevance.max())
+        band = decide_band(self.calibration, confidence, shown, outside, self.band_source, best_relevance)
+        return Judgement(
+            reranked,
+            confidence,
+            band,
+            verdicts[0],
+            float(verdict_probs[0]),
+            self.use_classifier,
+            pair is not None,
+            self.calibration.not_covered_probability(best_relevance),
+        )
 
 
 _judges: dict[str, TrainedJudge] = {}

@@ -28,6 +28,7 @@ from assistant.rerank import (
     TrainedJudge,
     TrainedModelError,
     confidence_signals,
+    decide_band,
     fuse_in_domain,
     fused_relevance,
     pair_passage,
@@ -322,6 +323,10 @@ def test_an_older_calibration_or_a_missing_relevance_head_is_a_clear_error(tmp_p
     (tmp_path / "calibration.json").write_text(json.dumps(one_threshold), encoding="utf-8")
     with pytest.raises(TrainedModelError, match=r"calibration\.json is missing or malformed .*'yes_threshold'"):
         Calibration.load(tmp_path / "calibration.json")
+    no_near_miss = {k: v for k, v in shipped.items() if k != "not_covered"}  # before the near-miss model
+    (tmp_path / "calibration.json").write_text(json.dumps(no_near_miss), encoding="utf-8")
+    with pytest.raises(TrainedModelError, match=r"calibration\.json is missing or malformed .*'not_covered'"):
+        Calibration.load(tmp_path / "calibration.json")
     (tmp_path / "encoder").symlink_to(trained_dir() / "encoder", target_is_directory=True)
     (tmp_path / "verdict.json").write_text((trained_dir() / "verdict.json").read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TrainedModelError, match=r"relevance\.json cannot be read .*rebuild with `make train`"):
@@ -447,7 +452,8 @@ def test_the_floor_decides_not_covered_and_the_confidence_answer_or_unsure(bot):
     judge = bot.judge
     candidates = [Candidate(c, 1.0, 0.6, 1.0) for c in bot.clauses("st-michaels")]
     question = "Do pupils have to hand their mobile phones to the teacher when they arrive?"
-    real = judge.calibration
+    shipped = judge.calibration
+    real = dataclasses.replace(shipped, not_covered_threshold=1.01)  # the near-miss model set aside: its own test below
     try:
         judge.calibration = dataclasses.replace(real, answer_threshold=0.0, covered_threshold=0.0, yes_threshold=0.0)
         assert judge.judge(question, [], "parent", candidates).band == "answer"
@@ -459,7 +465,80 @@ def test_the_floor_decides_not_covered_and_the_confidence_answer_or_unsure(bot):
         judgement = judge.judge(question, [], "parent", candidates)
         assert judgement.verdict == "yes" and judgement.band == "unsure"
     finally:
+        judge.calibration = shipped
+
+
+@pytest.mark.integration
+def test_the_near_miss_model_reads_the_best_relevance_of_the_reread_clauses(bot):
+    """The near-miss model's P(not covered) is the calibration's of the relevance head's highest
+    probability among the clauses the stage rereads, and at its threshold the band is not
+    covered though the similarity floor let the question through."""
+    judge = bot.judge
+    candidates = [Candidate(c, 1.0, 0.6, 1.0) for c in bot.clauses("st-michaels")]
+    question = "Do pupils have to hand their mobile phones to the teacher when they arrive?"
+    judgement = judge.judge(question, [], "parent", candidates)
+    reread = [c.clause for c in judgement.candidates[: judge.depth]]
+    query = judge.encoder.encode([pair_query(question, [], "parent")])
+    vectors = judge.encoder.encode([pair_passage(c) for c in reread])
+    relevance = judge.relevance_of(np.repeat(query, len(vectors), axis=0), vectors)
+    expected = judge.calibration.not_covered_probability(float(relevance.max()))
+    assert judgement.not_covered_probability == pytest.approx(expected, abs=1e-4)
+    real = judge.calibration
+    try:
+        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, yes_threshold=0.0, not_covered_threshold=expected - 1e-3)
+        assert judge.judge(question, [], "parent", candidates).band == "not_covered"
+        judge.calibration = dataclasses.replace(real, answer_threshold=0.0, yes_threshold=0.0, not_covered_threshold=expected + 1e-3)
+        assert judge.judge(question, [], "parent", candidates).band == "answer"
+    finally:
         judge.calibration = real
+
+
+@pytest.mark.unit
+def test_the_shipped_near_miss_model_reads_less_relevance_as_more_likely_not_covered():
+    from training.evaluate import NOT_COVERED_MIN_PROBABILITY
+
+    cal = Calibration.load(trained_dir() / "calibration.json")
+    assert cal.not_covered_weight < 0  # fitted out of fold: a weight of the other sign would be noise
+    assert cal.not_covered_threshold == NOT_COVERED_MIN_PROBABILITY
+    probabilities = [cal.not_covered_probability(r) for r in np.linspace(0.0, 1.0, 41)]
+    assert all(0.0 <= p <= 1.0 for p in probabilities)
+    assert all(a >= b for a, b in itertools.pairwise(probabilities))
+    assert probabilities[0] > cal.not_covered_threshold > probabilities[-1]
+    # The floor still decides on its own, and "calibrated" bands do not read the near-miss model.
+    assert decide_band(cal, 1.0, "no", False, "floor_and_confidence", 1.0) == "answer"
+    assert decide_band(cal, 1.0, "no", False, "floor_and_confidence", 0.0) == "not_covered"
+    assert decide_band(cal, 1.0, "no", True, "floor_and_confidence", 1.0) == "not_covered"
+    assert decide_band(cal, 1.0, "no", False, "calibrated", 0.0) == "answer"
+
+
+@pytest.mark.unit
+def test_training_fits_the_near_miss_model_on_what_the_floor_lets_through():
+    """`fit_calibration` learns P(not covered) from the reread clauses' best relevance, on the
+    questions the similarity floor lets through, and its abstention counts what the model turns away."""
+    from training.evaluate import NOT_COVERED_MIN_PROBABILITY, fit_calibration
+
+    rng = np.random.default_rng(7)
+    items, predictions = [], {}
+    for n in range(400):
+        covered, outside = n % 4 != 0, n % 20 == 1
+        ranked = tuple(f"c{n}-{k}" for k in range(6))
+        item = TrainingItem(f"i{n}", "s", "parent", "q?", (), "direct", "no", frozenset({ranked[0]} if covered else ()), ranked, outside)
+        best = rng.uniform(0.45, 0.95) if covered else rng.uniform(0.02, 0.55)
+        predictions[item.id] = {
+            "logits": [0.7, 0.5, 0.45, 0.4, 0.3, 0.2],
+            "verdicts": ["no" if rng.random() < 0.7 else "yes"] + ["no"] * 5,
+            "verdict_probabilities": [rng.uniform(0.3, 0.9)] + [0.5] * 5,
+            "relevance": [best * 0.8, best, best * 0.5, best * 0.3, 0.99, 0.99],  # beyond the depth: not read
+        }
+        items.append(item)
+    calibration, metrics = fit_calibration(items, predictions, {}, (4, 0.0), 0.95)
+    near_miss = calibration["not_covered"]
+    assert near_miss["signal"] == "best_relevance" and near_miss["threshold"] == NOT_COVERED_MIN_PROBABILITY
+    assert near_miss["weight"] < 0
+    fitted = Calibration.from_json(calibration)
+    assert fitted.not_covered_probability(0.1) > NOT_COVERED_MIN_PROBABILITY > fitted.not_covered_probability(0.9)
+    # The floor alone would catch 5 of the 100 not-covered questions (F1 < 0.1).
+    assert metrics["abstain_f1"] > 0.6
 
 
 @pytest.mark.integration
@@ -510,7 +589,8 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
 @pytest.mark.xfail(
     strict=True,
     reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
-    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, confidence 0.69)",
+    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, "
+    "confidence 0.69); the near-miss model's P(not covered) is 0.30 < 0.5",
 )
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]

@@ -9,7 +9,7 @@ answer by each confidence and reports the precision (clause and verdict right, a
 `evals.metrics.score`'s ``confident_precision``) of the first answers reaching 60, 75 and 90 %
 of the answerable questions the similarity floor lets through, and the ROC AUC of each confidence for a right answer. Every
 question is answered as if the threshold were 0 (all in the answer band unless the
-similarity floor says not covered), twice: by the shipped models, and by the fold models that
+similarity floor says not covered; the near-miss model is set aside too), twice: by the shipped models, and by the fold models that
 never saw its school (``make train``'s ``training/.work/fold-*``). Writes
 ``docs/eval/confidence_curve.txt``.
 
@@ -56,7 +56,9 @@ def _judges(shipped: bool) -> dict[str | None, object]:
 
     def opened(folder: Path | None) -> TrainedJudge:
         judge = TrainedJudge(folder, threads=2)
-        judge.calibration = dataclasses.replace(judge.calibration, answer_threshold=0.0, yes_threshold=0.0)
+        # Every question the floor lets through is answered, near misses too (the near-miss model
+        # is set aside like the thresholds): this compares how the confidences rank answers.
+        judge.calibration = dataclasses.replace(judge.calibration, answer_threshold=0.0, yes_threshold=0.0, not_covered_threshold=1.01)
         return judge
 
     if shipped:

@@ -477,7 +477,7 @@ def school_folds(schools: list[str], k: int, seed: int = SEED) -> list[list[str]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the whole training (see the module docstring); returns the exit status."""
-    from .evaluate import YES_MIN_PROBABILITY, fit_calibration, load_oof, oof_report, write_loso_report
+    from .evaluate import NOT_COVERED_MIN_PROBABILITY, YES_MIN_PROBABILITY, fit_calibration, load_oof, oof_report, write_loso_report
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5, help="grouped folds for out-of-fold predictions (0: reuse the last run's)")
@@ -571,6 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         " hybrid retriever's agreement (before the trained stage), then isotonic; fitted out of fold on"
         " P(clause and verdict right)",
         "band_source": BAND_SOURCE,
+        "not_covered": "the retriever's similarity floor, then the near-miss model: P(not covered) by Platt scaling of the"
+        " relevance head's best reread clause, fitted out of fold, not covered from"
+        f" {NOT_COVERED_MIN_PROBABILITY} (calibration.json 'not_covered')",
         "yes_min_probability": YES_MIN_PROBABILITY,
         "precision": "fp32 ONNX",
     }
