@@ -180,7 +180,8 @@ NOT_COVERED_SIGNAL = "best_relevance"
 _LOGIT_EPSILON = 1e-4
 
 
-def _logit(p: float) -> float:
+def log_odds(p: float) -> float:
+    """The log-odds ``log(p / (1 - p))`` of a probability, clipped to [`_LOGIT_EPSILON`, 1 − it] first (so finite)."""
     p = min(max(float(p), _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
     return float(np.log(p / (1.0 - p)))
 
@@ -203,7 +204,7 @@ def confidence_signals(share: float, verdict_probability: float, retriever_agree
     calibration's logistic regression adds evidence as Platt scaling does (Platt, "Probabilistic
     outputs for support vector machines", 1999).
     """
-    return np.array([_logit(share), _logit(verdict_probability), float(bool(retriever_agrees)), _logit(relevance)])
+    return np.array([log_odds(share), log_odds(verdict_probability), float(bool(retriever_agrees)), log_odds(relevance)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +253,7 @@ class Calibration:
         ``best_relevance``: the relevance head's highest P(the clause answers the question)
         among the reread clauses (0–1).
         """
-        z = self.not_covered_weight * _logit(best_relevance) + self.not_covered_bias
+        z = self.not_covered_weight * log_odds(best_relevance) + self.not_covered_bias
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
 
     def answers(self, probability: float, verdict: str) -> bool:
@@ -313,9 +314,7 @@ class Calibration:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 
 
-def decide_band(
-    calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str, best_relevance: float = 1.0
-) -> str:
+def decide_band(calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str, best_relevance: float) -> str:
     """The band (one of `BANDS`) of an answer: how `TrainedJudge.judge` decides it, and training's reports too.
 
     Args:
@@ -550,8 +549,9 @@ class TrainedJudge:
     ) -> tuple[list[Candidate], np.ndarray, np.ndarray, float, bool]:
         """Reranked candidates, question vector, the reread clauses' vectors, `top_share`, retriever's agreement.
 
-        The vectors are in the reranked order, shape ``(depth, d)``. The last says whether the retriever (``candidates``' order, before this stage) ranked the
-        new first clause first too. The order reread from is the retriever's fused with the in-domain channel
+        The vectors are in the reranked order, shape ``(depth, d)``. The last says whether the
+        retriever (``candidates``' order, before this stage) ranked the new first clause first
+        too. The order reread from is the retriever's fused with the in-domain channel
         (`fuse_in_domain`), over all of ``candidates``; its first `depth` are reread.
         """
         query = self.encoder.encode([pair_query(question, history, audience)])[0]

@@ -148,7 +148,7 @@ def fit_calibration(
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.rerank import CONFIDENCE_SIGNALS, NOT_COVERED_SIGNAL, Calibration, _logit
+    from assistant.rerank import CONFIDENCE_SIGNALS, NOT_COVERED_SIGNAL, Calibration, log_odds
 
     scored = [(i, predictions[i.id]) for i in items if i.id in predictions]
     if not scored:
@@ -190,7 +190,7 @@ def fit_calibration(
     covered_threshold = min(covered_threshold, answer_threshold)
     yes_threshold = max(answer_threshold, YES_MIN_PROBABILITY)
     best_relevance = np.array([_best_relevance(p, stage) for _, p in scored])
-    near_miss = LogisticRegression(max_iter=1000).fit(np.array([_logit(r) for r in best_relevance[inside]])[:, None], not_covered[inside])
+    near_miss = LogisticRegression(max_iter=1000).fit(np.array([log_odds(r) for r in best_relevance[inside]])[:, None], not_covered[inside])
     calibration = {
         "signals": list(CONFIDENCE_SIGNALS),
         "weights": [round(float(w), 6) for w in weights],
