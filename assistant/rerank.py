@@ -180,6 +180,11 @@ NOT_COVERED_SIGNAL = "best_relevance"
 _LOGIT_EPSILON = 1e-4
 
 
+def sigmoid(z: np.ndarray | float) -> np.ndarray:
+    """The logistic function ``1 / (1 + e^-z)``, elementwise (shape of ``z``), with ``z`` clipped to ±60 so ``exp`` cannot overflow."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
+
+
 def log_odds(p: float) -> float:
     """The log-odds ``log(p / (1 - p))`` of a probability, clipped to [`_LOGIT_EPSILON`, 1 − it] first (so finite)."""
     p = min(max(float(p), _LOGIT_EPSILON), 1.0 - _LOGIT_EPSILON)
@@ -253,8 +258,7 @@ class Calibration:
         ``best_relevance``: the relevance head's highest P(the clause answers the question)
         among the reread clauses (0–1).
         """
-        z = self.not_covered_weight * log_odds(best_relevance) + self.not_covered_bias
-        return float(1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0))))
+        return float(sigmoid(self.not_covered_weight * log_odds(best_relevance) + self.not_covered_bias))
 
     def answers(self, probability: float, verdict: str) -> bool:
         """Whether an answer of this calibrated probability shows ``verdict`` (the "answer" band).
@@ -537,7 +541,7 @@ class TrainedJudge:
     def relevance_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray) -> np.ndarray:
         """The relevance head's P(the clause answers the question) for each row pair, shape ``(n,)``."""
         z = relevance_features(query_vectors, clause_vectors) @ self._relevance_coef + self._relevance_intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -60.0, 60.0)))
+        return sigmoid(z)
 
     def _scored(
         self,
