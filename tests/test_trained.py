@@ -233,7 +233,8 @@ def test_a_follow_ups_general_view_is_the_question_read_after_the_last_one(bot):
 def test_the_general_view_is_read_only_with_the_embeddings_it_was_fitted_on(bot, monkeypatch):
     verdict = json.loads((trained_dir() / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["general"]["embeddings"] == bot.embeddings.model_id == bot.judge.general_embeddings
-    question, audience = "is my daughter allowed to bring her phone on the residential trip?", "parent"
+    # A question the policy covers ("hand them to their teacher"), so that the answer can stand.
+    question, audience = "is my daughter allowed to bring her phone into school?", "parent"
     monkeypatch.setattr(bot.judge, "general_embeddings", "minilm:1")  # as if the index were embedded otherwise
     evidence = bot.retrieve(question, "st-michaels", audience)
     assert not bot._rerank(evidence).judgement.general_view
@@ -586,13 +587,10 @@ def test_an_off_topic_question_is_not_covered_with_a_low_confidence(bot, school)
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, issue 16 open: the similarity floor lets this near miss through even alone (bare-question cosine 0.46 > 0.40), "
-    "and the reranker is sure of a clause that shares its words ('leave unattended in vehicles': top share 1.0, relevance 0.41, "
-    "confidence 0.69); the near-miss model's P(not covered) is 0.30 < 0.5",
-)
 def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
+    # A strict xfail until 2026-11-29: the floor lets this near miss through and the reranker was
+    # sure of a clause sharing its words ('leave unattended in vehicles'); the near-miss model
+    # refitted on 17 schools now turns it away (P(not covered) 0.63).
     history = ["Can I post photos of my child's sports day on Facebook?", "What about videos of the nativity?"]
     answer = bot.ask("Where can I park my car at pick-up time?", "glais", "parent", history)
     assert answer.band != "answer", answer
@@ -602,7 +600,7 @@ def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
 @pytest.mark.xfail(
     strict=True,
     reason="known cost of the 'yes' threshold (issue 16 open; training.evaluate.YES_MIN_PROBABILITY, p >= 2/3 since "
-    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.61, so the answer is unsure",
+    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.63, so the answer is unsure",
 )
 def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_clause(bot):
     answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")

@@ -69,14 +69,16 @@ BATCH = 32
 #: Inverse regularisation strength of the verdict classifier (scikit-learn's default).
 VERDICT_C = 1.0
 LEARNING_RATE = 3e-5
-#: Share of the other schools' questions each fold model trains on. Training runs at ~8 s per
-#: batch of 32 triplets on 2 cores (~14 min for all 4,746 questions), so five full folds and the
-#: final model would take ~75 min of `make train`'s 90 before mining, the heads and the
-#: safeguarding detector; the folds train on a sample instead. The fold models are therefore
-#: weaker than the shipped one: the out-of-fold numbers (docs/eval/loso.txt) are pessimistic,
-#: and the calibration fitted on them conservative. 0.35 until 2026-11-28 (50 min in all);
-#: 0.6 since, to bring the fold models nearer the shipped one within the budget.
-FOLD_SAMPLE = 0.6
+#: Share of the other schools' questions each fold model trains on. Training runs at 3.5-8 s
+#: per batch of 32 triplets on 2 cores, depending on the machine's day (~11 min for the final
+#: model on all 7,993 questions at 3.5 s), so five full folds and the final model would not fit
+#: `make train`'s 90 minutes on a slow day; the folds train on a sample instead. The fold models
+#: are therefore weaker than the shipped one: the out-of-fold numbers (docs/eval/loso.txt) are
+#: pessimistic, and the calibration fitted on them conservative. 0.35 until 2026-11-28 (4,746
+#: questions; 50 min in all at ~7 s a batch); 0.6 from then until the training set grew to
+#: 7,993 questions on 2026-11-29, when 0.6 took 47 min at 3.5 s a batch (~100 min on a slow
+#: day); 0.35 again since (training/README.md, step 4).
+FOLD_SAMPLE = 0.35
 #: Where the answer bands come from at serving (see `assistant.rerank.TrainedJudge`):
 #: "floor_and_confidence": the retriever's similarity floor decides "not covered", the
 #: calibrated confidence answer vs unsure. Measured 2026-11-27: with the confidence deciding
