@@ -260,6 +260,10 @@ class Calibration:
         """
         return float(sigmoid(self.not_covered_weight * log_odds(best_relevance) + self.not_covered_bias))
 
+    def says_not_covered(self, best_relevance: float) -> bool:
+        """Whether the near-miss model calls a question the floor let through "not covered" (`not_covered_probability` ≥ its threshold)."""
+        return self.not_covered_probability(best_relevance) >= self.not_covered_threshold
+
     def answers(self, probability: float, verdict: str) -> bool:
         """Whether an answer of this calibrated probability shows ``verdict`` (the "answer" band).
 
@@ -334,7 +338,7 @@ def decide_band(calibration: Calibration, probability: float, verdict: str, outs
     """
     if band_source == "calibrated":
         return calibration.band(probability, verdict)
-    if outside or calibration.not_covered_probability(best_relevance) >= calibration.not_covered_threshold:
+    if outside or calibration.says_not_covered(best_relevance):
         return "not_covered"
     return "answer" if calibration.answers(probability, verdict) else "unsure"
 

@@ -213,7 +213,7 @@ def fit_calibration(
         },
     }
     fitted = Calibration.from_json(calibration)
-    near = np.array([fitted.not_covered_probability(float(r)) >= fitted.not_covered_threshold for r in best_relevance])
+    near = np.array([fitted.says_not_covered(float(r)) for r in best_relevance])
     abstained = ~inside | near
     answered = ~abstained & np.array([fitted.answers(float(p), v) for p, v in zip(prob, verdicts, strict=True)])
     tp = (abstained & not_covered).sum()
