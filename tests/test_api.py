@@ -27,6 +27,7 @@ from assistant.web.viewer import document_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SPORTS_DAY = "can I post sports day videos?"
+OTHER_CHILDREN_PHOTOS = "Can I post photos of other children on Facebook?"
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +60,11 @@ def quoted(answer) -> str:
 
 @pytest.mark.integration
 def test_ask_answers_a_parent_with_a_cited_clause_and_a_link_to_it(client):
-    answer = ask(client, SPORTS_DAY, "st-michaels", "parent")
-    # the starter bank's s001: filming is allowed, posting other children is not
+    # The policy: "Parents must not, however, post photographs or video containing other
+    # children on social media websites." (The starter bank's s001, "can I post sports day
+    # videos?", cites the same clause but is answered "unsure" since 2026-11-29:
+    # tests/test_assistant.py's ANSWERABLE.)
+    answer = ask(client, OTHER_CHILDREN_PHOTOS, "st-michaels", "parent")
     assert answer["verdict"] in ("conditional", "no"), answer
     assert answer["text"]
     assert answer["citations"], "a covered question is answered with at least one clause"
@@ -92,18 +96,34 @@ def test_follow_up_question_is_read_with_the_chat_history(client):
     assert "friend" in quoted(follow_up), "the follow-up is about befriending pupils online"
 
 
+def _search_follow_up(client, history: list[str]) -> tuple[list[str], list[str]]:
+    """Clause ids and lower-cased texts of /api/search's top 3 for "what about pupils?" at St Margaret's."""
+    body = {"question": "what about pupils?", "school": "st-margarets", "audience": "staff", "history": history, "k": 3}
+    response = client.post("/api/search", json=body)
+    assert response.status_code == 200
+    return [c["clause_id"] for c in response.json()["citations"]], [c["text"].lower() for c in response.json()["citations"]]
+
+
 @pytest.mark.integration
 def test_follow_up_search_depends_on_the_history(client):
-    def search(history):
-        body = {"question": "what about pupils?", "school": "st-margarets", "audience": "staff", "history": history, "k": 3}
-        response = client.post("/api/search", json=body)
-        assert response.status_code == 200
-        return [c["clause_id"] for c in response.json()["citations"]], [c["text"].lower() for c in response.json()["citations"]]
-
-    with_history, texts = search([FRIEND_PARENTS])
-    assert "friend" in texts[0], "read with the previous question, the follow-up is about befriending pupils"
-    without_history, _ = search([])
+    with_history, texts = _search_follow_up(client, [FRIEND_PARENTS])
+    assert any("never 'friend' a pupil" in text for text in texts), (
+        "read with the previous question, the follow-up is about befriending pupils"
+    )
+    without_history, texts_alone = _search_follow_up(client, [])
+    assert not any("friend" in text for text in texts_alone), "alone, 'what about pupils?' says nothing of befriending"
     assert with_history != without_history, "the chat's history changes what the follow-up retrieves"
+
+
+@pytest.mark.integration
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 open: since the encoder's learning rate rose to 1e-4 (2026-11-29) St Margaret's "
+    "befriending clause is third (0.27), after 'staff should not give their personal e-mail addresses' (0.48)",
+)
+def test_follow_up_search_puts_the_befriending_clause_first(client):
+    _, texts = _search_follow_up(client, [FRIEND_PARENTS])
+    assert "never 'friend' a pupil" in texts[0], texts
 
 
 @pytest.mark.integration

@@ -600,7 +600,7 @@ def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
 @pytest.mark.xfail(
     strict=True,
     reason="known cost of the 'yes' threshold (issue 16 open; training.evaluate.YES_MIN_PROBABILITY, p >= 2/3 since "
-    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.63, so the answer is unsure",
+    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.58 (0.63 before 2026-11-29's retraining), so the answer is unsure",
 )
 def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_clause(bot):
     answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")
