@@ -101,7 +101,8 @@ def _search_follow_up(client, history: list[str]) -> tuple[list[str], list[str]]
     body = {"question": "what about pupils?", "school": "st-margarets", "audience": "staff", "history": history, "k": 3}
     response = client.post("/api/search", json=body)
     assert response.status_code == 200
-    return [c["clause_id"] for c in response.json()["citations"]], [c["text"].lower() for c in response.json()["citations"]]
+    citations = response.json()["citations"]
+    return [c["clause_id"] for c in citations], [c["text"].lower() for c in citations]
 
 
 @pytest.mark.integration
