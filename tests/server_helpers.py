@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +21,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.index import LEASES_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_index(index_dir: Path, dest: Path) -> Path:
+    """A writable copy of an index folder at ``dest``, without its generation leases.
+
+    Leases are per-process runtime state: a server reading ``index_dir`` (the session index is
+    shared by every test) writes and renames them while the copy runs, and a lease file that
+    vanished mid-copy failed `shutil.copytree` (seen in CI, 2026-11-29). A copy is served by
+    none of those processes, so it has no leases either.
+    """
+    shutil.copytree(index_dir, dest, ignore=shutil.ignore_patterns(LEASES_DIR))
+    return dest
 
 
 def free_port() -> int:

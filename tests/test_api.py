@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from server_helpers import create_app
+from server_helpers import copy_index, create_app
 
 from assistant import AUDIENCES, Clause
 from assistant.index import build_index
@@ -340,7 +340,7 @@ def tmp_index(index_dir, tmp_path_factory) -> tuple[Path, Path]:
     corpus = root / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     index = root / "index"
-    shutil.copytree(index_dir, index)
+    copy_index(index_dir, index)
     return corpus, index
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_helpers import copy_index
 from test_chroma_server import (
     CORPUS,
     QUESTION,
@@ -116,7 +117,7 @@ def _remove_index(index: Path) -> None:
 )
 def test_a_missing_or_corrupt_index_is_a_one_line_start_up_error(index_dir, tmp_path, damage, expected, workers):
     index = tmp_path / "index"
-    shutil.copytree(index_dir, index)
+    copy_index(index_dir, index)
     damage(index)
     port = free_port()
     result = subprocess.run(
@@ -143,7 +144,7 @@ def test_a_schools_damaged_clause_records_fail_only_that_schools_questions(index
     from assistant.errors import IndexUnavailableError
 
     index = tmp_path / "index"
-    shutil.copytree(index_dir, index)
+    copy_index(index_dir, index)
     records = next(index.glob("gen-*")) / "clauses" / "glais.jsonl"
     lines = records.read_text(encoding="utf-8").splitlines(keepends=True)
     records.write_text("".join(lines[:5] + lines[6:]), encoding="utf-8")

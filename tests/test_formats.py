@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from policy_fixtures import cached_format_corpora, pandoc, scanned_pdf, soffice_to_pdf, with_running_footer
+from server_helpers import copy_index
 
 from assistant import Assistant
 from assistant.chunking import chunk_document, normalise_for_match
@@ -215,7 +215,7 @@ def format_indexes(format_corpora, index_dir, tmp_path_factory) -> dict[str, tup
     for fmt in ("pdf", "docx", "html"):
         started = time.perf_counter()
         index = tmp_path_factory.mktemp(f"index-{fmt}") / "index"
-        shutil.copytree(index_dir, index)
+        copy_index(index_dir, index)
         report = build_index(format_corpora[fmt], index)
         assert report.changed and not report.problems
         assert report.reused > report.embedded  # most clauses read the same as in the text files

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import app_env, free_port, start_app, stop, wait_healthy
+from server_helpers import app_env, copy_index, free_port, start_app, stop, wait_healthy
 
 import assistant.index.lock as lock
 from assistant.index import LEASES_DIR, GenerationLease, current_generation, leased_generations
@@ -35,7 +35,7 @@ POLICY = Path("glais") / "social-media-mobile-phones-photography-policy.txt"
 def served_copy(index_dir: Path, dest: Path) -> Path:
     """A writable copy of the session index, its generation dated an hour back: a server up
     since yesterday serves a generation older than `GENERATION_GRACE_SECONDS`."""
-    shutil.copytree(index_dir, dest, ignore=shutil.ignore_patterns(LEASES_DIR))
+    copy_index(index_dir, dest)
     generation = current_generation(dest)
     assert generation is not None
     an_hour_ago = time.time() - 3600

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from server_helpers import copy_index
 
 from assistant import Assistant
 from assistant.errors import IndexOutdatedError
@@ -57,7 +58,7 @@ def workspace(fresh, tmp_path) -> tuple[Path, Path]:
     """A writable copy of the fresh corpus and its index: (corpus, index)."""
     corpus, index, _ = fresh
     shutil.copytree(corpus, tmp_path / "corpus")
-    shutil.copytree(index, tmp_path / "index")
+    copy_index(index, tmp_path / "index")
     return tmp_path / "corpus", tmp_path / "index"
 
 
@@ -377,7 +378,7 @@ def answers(bot: Assistant) -> list[tuple]:
 def test_bad_text_files_fail_ingest_naming_each_file_and_the_served_index_still_answers(corpus_copy, index_dir, bot, tmp_path):
     """Empty, binary (NUL bytes) and undecodable policy files, and a (dangling) symbolic link."""
     served = tmp_path / "index"
-    shutil.copytree(index_dir, served)
+    copy_index(index_dir, served)
     blank = corpus_copy / "glais" / "blank.txt"
     blank.write_text("  \n\n\t\n", encoding="utf-8")
     binary = corpus_copy / "st-michaels" / "scan.txt"

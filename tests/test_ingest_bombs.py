@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from server_helpers import copy_index
 
 from assistant.ingest_cli import main
 
@@ -265,10 +266,9 @@ def test_real_policies_are_far_below_every_limit(tmp_path):
 @pytest.mark.integration
 def test_ingest_names_each_bomb_and_its_limit_and_allow_partial_serves_the_rest(tmp_path, corpus_copy, index_dir, capsys):
     """The real ingest CLI: each bomb is a bad file like any other, reported by name with the limit."""
-    import shutil
 
     served = tmp_path / "index"
-    shutil.copytree(index_dir, served)
+    copy_index(index_dir, served)
     school = corpus_copy / "st-michaels"
     _docx_part_bomb(school / "zip-bomb.docx")
     _pdf_double_flate_bomb(school / "flate-bomb.pdf")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from policy_fixtures import cached_format_corpora, encrypted_pdf, legacy_text, scanned_pdf, truncated
+from server_helpers import copy_index
 
 from assistant import Assistant
 from assistant.config import get_settings
@@ -52,7 +53,7 @@ def sources() -> dict[str, Path]:
 def served(index_dir, tmp_path) -> Path:
     """A writable copy of the session's index of the bundled corpus."""
     dest = tmp_path / "index"
-    shutil.copytree(index_dir, dest)
+    copy_index(index_dir, dest)
     return dest
 
 
