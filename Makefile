@@ -72,7 +72,8 @@ eval: ingest
 
 # --- trained models (issue 16; training/README.md) ----------------------------------------------
 # Rebuilds assistant/trained/ (reranker, verdict and relevance heads, calibration, manifest) from the
-# committed training data on CPU (37 min measured on 2 cores, 2026-11-29; ~80 on a slow day), and docs/eval/loso.*. Install and CI never train.
+# committed training data on CPU (~82-84 min on 2 cores by parts measured 2026-11-29: encoders 37, pair models 44;
+# a slow day passes 90, training/README.md), and docs/eval/loso.*. Install and CI never train.
 TRAIN_STAMP := $(VENV)/.train-installed
 $(TRAIN_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,train]'

@@ -112,6 +112,69 @@ def export_onnx(model_dir: str | Path, target: Path) -> Path:
         return target
 
 
+#: Initializers smaller than this (biases, layer norms) stay fp32: halving them saves nothing.
+FP16_MIN_ELEMENTS = 1024
+
+
+def store_weights_fp16(path: Path) -> Path:
+    """Rewrite the ONNX model at ``path`` so its large fp32 weights are stored in fp16, halving the file.
+
+    Each float initializer of at least `FP16_MIN_ELEMENTS` elements is stored as fp16 and read
+    through a ``Cast`` back to fp32, so every operator still computes in fp32 (ONNX Runtime's CPU
+    kernels are fp32; its constant folding does the casts once, at session start). Only the
+    weights are rounded: measured on the trained encoder (2026-11-29), 86 -> 43 MB, vectors at
+    cosine >= 0.99999976 to the fp32 file's and no slower. Already-converted files are left as
+    they are. Written to a temporary file and renamed.
+
+    Raises:
+        EncoderExportError: ``path`` is not a readable ONNX model.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # onnx.load raises OSError, protobuf's DecodeError and others; name the file either way
+        raise EncoderExportError(f"{path} is not a readable ONNX model ({exc})") from exc
+    graph = model.graph
+    kept, casts = [], []
+    for init in graph.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= FP16_MIN_ELEMENTS:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), f"{init.name}.fp16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT, name=f"{init.name}.to_fp32"))
+        else:
+            kept.append(init)
+    if not casts:
+        return path
+    nodes = list(graph.node)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    del graph.node[:]
+    graph.node.extend(casts + nodes)
+    onnx.checker.check_model(model)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    onnx.save(model, str(staging))
+    os.replace(staging, path)
+    return path
+
+
+def cpu_session_options(threads: int):
+    """ONNX Runtime session options for this project's models on CPU.
+
+    ``threads`` intra-op threads (at least 1), one inter-op thread, every graph optimisation, and
+    idle threads that sleep rather than spin (the web workers and Chroma share 2 cores).
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def _fast_tokenizer(model_dir: Path, max_length: int):
     """The model's ``tokenizer.json`` through the ``tokenizers`` library, as sentence-transformers tokenizes.
 
@@ -162,13 +225,7 @@ class OnnxSentenceEncoder:
         _pooling_mode(model_dir)
         self.max_seq_length = _max_seq_length(model_dir)
         self._tokenizer = _fast_tokenizer(model_dir, self.max_seq_length)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle threads sleep rather than spin: the web workers and Chroma share 2 cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(onnx_file), cpu_session_options(threads), providers=["CPUExecutionProvider"])
         self.dimension = int(self._session.get_outputs()[0].shape[2] or 0) or self._probe_dimension()
 
     def _probe_dimension(self) -> int:

@@ -14,7 +14,10 @@ regressions then read the question's and the best clause's vectors
 (`assistant.verdict_features`): the verdict classifier (yes / no / conditional / info, also
 given the deontic rules' verdict and, where the index's embeddings are the ones it was trained
 with, the retriever's general vectors of the question and the clause) and the relevance head (P(the clause answers the question),
-trained with near misses). The confidence is the probability that the answer is right, its
+trained with near misses). The pair model for verdicts (`assistant.pair_verdict`) reads the question
+and the best clause together, as one input; the verdict is the most probable class of the weighted
+mean of its and the classifier's probabilities (the manifest's ``pair_verdict_weight``, chosen out
+of fold). The confidence is the probability that the answer is right, its
 clause and its verdict: a logistic regression over four `confidence_signals` (the best
 clause's `top_share`, the verdict's probability, whether the hybrid retriever alone ranked it
 first too, its relevance), mapped by isotonic regression onto how often such answers were right on
@@ -27,7 +30,8 @@ floor it picks the band:
   probability among the reread clauses, Platt-scaled on held-out schools' questions that the
   floor lets through): no citation, handover to the school office;
 * ``answer``: otherwise, when the confidence is at or above ``answer_threshold`` (at or above
-  ``yes_threshold`` when the verdict is "yes"): verdict + the clause;
+  ``yes_threshold`` when the verdict is "yes", and then only when the classifier, the pair model
+  and the deontic rules each allow a "yes": `yes_agreed`): verdict + the clause;
 * ``unsure``: otherwise: the top three clauses, no verdict.
 
 A "yes" has its own, higher threshold because a wrong "yes" (the policy forbids it, or does
@@ -38,7 +42,8 @@ costs the asker less (`Calibration.answers`).
 below ``covered_threshold``.) The manifest says whether answers take the classifier's verdict
 or the deontic rules' (whichever was right more often on held-out schools).
 
-The encoder is committed as ONNX under ``assistant/trained/encoder/`` with ``verdict.json``,
+The encoder and the pair model are committed as ONNX under ``assistant/trained/encoder/`` and
+``assistant/trained/pair/`` (weights stored in fp16, computed in fp32) with ``verdict.json``,
 ``relevance.json``, ``calibration.json`` and ``manifest.json`` (training-data hash, base model,
 seed, settings, out-of-fold metrics). It runs on ONNX Runtime through `assistant.onnx_encoder`,
 so serving never imports torch. Ingest stores every clause's vector with the index
@@ -57,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .pair_verdict import PairModelError, PairVerdictModel, mix_verdict_probabilities
 from .retrieval.fusion import Candidate, standardise
 from .retrieval.query import is_follow_up
 from .types import ANSWER_VERDICTS, Clause
@@ -224,6 +230,7 @@ class Calibration:
 
     ``answer_threshold``: the probability from which an answer shows its verdict;
     ``yes_threshold`` (≥ ``answer_threshold``): the same for a "yes" (`answers`);
+    ``yes_needs_agreement``: a "yes" is shown only when the pair's readers agree (`yes_agreed`);
     ``covered_threshold``: below it, "not covered" (``band_source = "calibrated"`` only).
 
     The **near-miss model** (``not_covered_weight``, ``not_covered_bias``,
@@ -243,6 +250,7 @@ class Calibration:
     not_covered_weight: float
     not_covered_bias: float
     not_covered_threshold: float
+    yes_needs_agreement: bool = False
 
     def score(self, signals: np.ndarray) -> float:
         """The linear score of an answer's `confidence_signals` (shape ``(len(CONFIDENCE_SIGNALS),)``)."""
@@ -264,16 +272,19 @@ class Calibration:
         """Whether the near-miss model calls a question the floor let through "not covered" (`not_covered_probability` ≥ its threshold)."""
         return self.not_covered_probability(best_relevance) >= self.not_covered_threshold
 
-    def answers(self, probability: float, verdict: str) -> bool:
+    def answers(self, probability: float, verdict: str, agreed: bool = True) -> bool:
         """Whether an answer of this calibrated probability shows ``verdict`` (the "answer" band).
 
-        A "yes" needs ``yes_threshold``, every other verdict ``answer_threshold``.
+        A "yes" needs ``yes_threshold``, every other verdict ``answer_threshold``; with
+        ``yes_needs_agreement``, a "yes" also needs ``agreed`` (`yes_agreed` of the pair).
         """
+        if verdict == "yes" and self.yes_needs_agreement and not agreed:
+            return False
         return probability >= (self.yes_threshold if verdict == "yes" else self.answer_threshold)
 
-    def band(self, probability: float, verdict: str) -> str:
-        """The answer band (one of `BANDS`) of a calibrated probability and the verdict the answer would show."""
-        if self.answers(probability, verdict):
+    def band(self, probability: float, verdict: str, agreed: bool = True) -> str:
+        """The answer band (one of `BANDS`) of a calibrated probability and the verdict the answer would show (``agreed``: as for `answers`)."""
+        if self.answers(probability, verdict, agreed):
             return "answer"
         if probability >= self.covered_threshold:
             return "unsure"
@@ -311,6 +322,7 @@ class Calibration:
             float(near_miss["weight"]),
             float(near_miss["bias"]),
             float(near_miss["threshold"]),
+            bool(data.get("yes_needs_agreement", False)),
         )
 
     @classmethod
@@ -322,7 +334,26 @@ class Calibration:
             raise TrainedModelError(f"{path} is missing or malformed ({exc}); rebuild with `make train`") from exc
 
 
-def decide_band(calibration: Calibration, probability: float, verdict: str, outside: bool, band_source: str, best_relevance: float) -> str:
+def yes_agreed(classifier_verdict: str, pair_verdict: str | None, rules_verdict: str) -> bool:
+    """Whether the readers of a (question, clause) pair allow a "yes" (`Calibration.yes_needs_agreement`).
+
+    A "yes" is the most harmful answer when wrong, so it needs every reader: the verdict
+    classifier's own most probable verdict is "yes", the pair model's too (None: no pair model),
+    and the deontic rules (`assistant.verdict_features.rule_verdict`) do not read "no". The mixed
+    verdict alone can say "yes" when one model is sure of it and the other is not.
+    """
+    return classifier_verdict == "yes" and pair_verdict in (None, "yes") and rules_verdict != "no"
+
+
+def decide_band(
+    calibration: Calibration,
+    probability: float,
+    verdict: str,
+    outside: bool,
+    band_source: str,
+    best_relevance: float,
+    agreed: bool = True,
+) -> str:
     """The band (one of `BANDS`) of an answer: how `TrainedJudge.judge` decides it, and training's reports too.
 
     Args:
@@ -335,12 +366,14 @@ def decide_band(calibration: Calibration, probability: float, verdict: str, outs
             confidence decides all three).
         best_relevance: the relevance head's highest probability among the reread clauses
             (0–1), which the near-miss model reads (`Calibration.not_covered_probability`).
+        agreed: whether the pair's readers allow a "yes" (`yes_agreed`); read only for a "yes"
+            when the calibration's ``yes_needs_agreement`` is on.
     """
     if band_source == "calibrated":
-        return calibration.band(probability, verdict)
+        return calibration.band(probability, verdict, agreed)
     if outside or calibration.says_not_covered(best_relevance):
         return "not_covered"
-    return "answer" if calibration.answers(probability, verdict) else "unsure"
+    return "answer" if calibration.answers(probability, verdict, agreed) else "unsure"
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,9 +385,9 @@ class Judgement:
             in retrieval order; ``score`` on a reranked candidate is its `fused_relevance`.
         confidence: calibrated P(the first candidate and the verdict are right), 0–1 (`Calibration`).
         band: one of `BANDS`.
-        verdict: the classifier's verdict for the first candidate (one of `VERDICT_CLASSES`),
-            or "" when the rules give verdicts (``use_classifier`` False).
-        verdict_probability: the classifier's softmax probability of that verdict (0 with rules).
+        verdict: the trained verdict for the first candidate (one of `VERDICT_CLASSES`): the
+            classifier's probabilities mixed with the pair model's (`TrainedJudge.verdicts_of`).
+        verdict_probability: the mixed probability of that verdict, 0–1.
         use_classifier: whether the answer takes ``verdict`` (the manifest's ``verdict_source``,
             chosen by training on held-out schools) or the deontic rules' verdict.
         general_view: whether the classifier also read the general embeddings' vectors
@@ -414,6 +447,8 @@ class TrainedJudge:
             self.encoder = OnnxSentenceEncoder(encoder_dir, encoder_dir / "model.onnx", threads)
             verdict = json.loads((folder / "verdict.json").read_text(encoding="utf-8"))
             self._verdict_labels = list(verdict["labels"])
+            if not set(self._verdict_labels) <= set(VERDICT_CLASSES):
+                raise ValueError(f"verdict labels {self._verdict_labels} are not among {list(VERDICT_CLASSES)}")
             self._coef = np.asarray(verdict["coef"], dtype=np.float32)
             self._intercept = np.asarray(verdict["intercept"], dtype=np.float32)
             if self._coef.shape != (len(self._verdict_labels), 3 * self.encoder.dimension + len(RULE_SLOTS)):
@@ -464,6 +499,15 @@ class TrainedJudge:
         self.band_source = settings.get("band_source", "floor_and_confidence")
         if self.band_source not in ("floor_and_confidence", "calibrated"):
             raise TrainedModelError(f"{folder / 'manifest.json'}: unknown band_source {self.band_source!r}; rebuild with `make train`")
+        # The pair model for verdicts (`assistant.pair_verdict`) and the weight of its
+        # probabilities against the classifier's, chosen out of fold; absent in older models.
+        self.pair_weight = float(settings.get("pair_verdict_weight", 0.0))
+        self.pair_model: PairVerdictModel | None = None
+        if (folder / "pair").is_dir() or self.pair_weight:
+            try:
+                self.pair_model = PairVerdictModel(folder / "pair", threads)
+            except PairModelError as exc:
+                raise TrainedModelError(str(exc)) from exc
         self._clause_vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self._encoder_id: str | None = None
@@ -514,14 +558,41 @@ class TrainedJudge:
         clause_vectors: np.ndarray,
         rule_verdicts: list[str],
         general: tuple[np.ndarray, np.ndarray] | None = None,
+        pair_texts: tuple[list[str], list[str]] | None = None,
     ) -> tuple[list[str], np.ndarray]:
-        """The classifier's verdict for each row pair (question vector, clause vector, rules' verdict), and its probability.
+        """The verdict for each row pair (question vector, clause vector, rules' verdict), and its probability.
+
+        ``rule_verdicts``, ``general``: as for `classifier_probabilities`. ``pair_texts``: the
+        pairs' `pair_query` and `pair_passage` texts; with them, and a pair model of non-zero
+        ``pair_weight``, the probabilities are the weighted mean of the classifier's and the pair
+        model's (`assistant.pair_verdict.mix_verdict_probabilities`).
+        Returns the verdicts (each one of `VERDICT_CLASSES`) and their probabilities, shape ``(n,)``.
+
+        Raises:
+            ValueError: as `classifier_probabilities`, or ``pair_texts`` has another number of pairs.
+        """
+        probs = self.classifier_probabilities(query_vectors, clause_vectors, rule_verdicts, general)
+        if pair_texts is not None and self.pair_model is not None and self.pair_weight:
+            if len(pair_texts[0]) != len(probs):
+                raise ValueError(f"{len(pair_texts[0])} pair texts for {len(probs)} pairs")
+            probs = mix_verdict_probabilities(probs, self.pair_model.probabilities(*pair_texts), self.pair_weight)
+        best = np.argmax(probs, axis=1)
+        return [VERDICT_CLASSES[i] for i in best], probs[np.arange(len(best)), best]
+
+    def classifier_probabilities(
+        self,
+        query_vectors: np.ndarray,
+        clause_vectors: np.ndarray,
+        rule_verdicts: list[str],
+        general: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """The verdict classifier's probabilities for each row pair, shape ``(n, 4)``, columns in `VERDICT_CLASSES` order.
 
         ``rule_verdicts``: the rules' verdict on each pair (`assistant.verdict_features.rule_verdict`).
         ``general``: the general embeddings' question and clause vectors of the same pairs, each
         of shape ``(n, D)`` (`general_features`); read by the classifier fitted with them when
-        this judge has one (`general_embeddings` not None), else ignored.
-        Returns the verdicts (each one of `VERDICT_CLASSES`) and their softmax probabilities, shape ``(n,)``.
+        this judge has one (`general_embeddings` not None), else ignored. A class the classifier
+        never saw in training has probability 0.
 
         Raises:
             ValueError: the row counts or widths do not fit (`verdict_features`, `general_features`),
@@ -539,8 +610,10 @@ class TrainedJudge:
             logits = features @ self._coef.T + self._intercept
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
-        best = np.argmax(probs, axis=1)
-        return [self._verdict_labels[i] for i in best], probs[np.arange(len(best)), best]
+        out = np.zeros((len(probs), len(VERDICT_CLASSES)), dtype=np.float32)
+        for column, label in enumerate(self._verdict_labels):
+            out[:, VERDICT_CLASSES.index(label)] = probs[:, column]
+        return out
 
     def relevance_of(self, query_vectors: np.ndarray, clause_vectors: np.ndarray) -> np.ndarray:
         """The relevance head's P(the clause answers the question) for each row pair, shape ``(n,)``."""
@@ -632,19 +705,28 @@ class TrainedJudge:
         rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
         view = general(reranked[0].clause) if general is not None and self.general_embeddings is not None else None
         pair = (view[0][None, :], view[1]) if view is not None else None
-        verdicts, verdict_probs = self.verdicts_of(query[None, :], top[None, :], [rules], pair)
+        classifier = self.classifier_probabilities(query[None, :], top[None, :], [rules], pair)[0]
+        pair_probs = None
+        if self.pair_model is not None and self.pair_weight:
+            texts = [pair_query(question, history, audience)], [pair_passage(reranked[0].clause)]
+            pair_probs = self.pair_model.probabilities(*texts)[0]
+        mixed = mix_verdict_probabilities(classifier[None, :], None if pair_probs is None else pair_probs[None, :], self.pair_weight)[0]
+        verdict = VERDICT_CLASSES[int(np.argmax(mixed))]
         relevance = self.relevance_of(np.repeat(query[None, :], len(reread), axis=0), reread)
-        signals = confidence_signals(share, float(verdict_probs[0]), agrees, float(relevance[0]))
+        signals = confidence_signals(share, float(mixed.max()), agrees, float(relevance[0]))
         confidence = self.calibration.probability(self.calibration.score(signals))
-        shown = verdicts[0] if self.use_classifier else rules  # the verdict the answer would show
+        shown = verdict if self.use_classifier else rules  # the verdict the answer would show
         best_relevance = float(relevance.max())
-        band = decide_band(self.calibration, confidence, shown, outside, self.band_source, best_relevance)
+        agreed = yes_agreed(
+            VERDICT_CLASSES[int(np.argmax(classifier))], None if pair_probs is None else VERDICT_CLASSES[int(np.argmax(pair_probs))], rules
+        )
+        band = decide_band(self.calibration, confidence, shown, outside, self.band_source, best_relevance, agreed)
         return Judgement(
             reranked,
             confidence,
             band,
-            verdicts[0],
-            float(verdict_probs[0]),
+            verdict,
+            float(mixed.max()),
             self.use_classifier,
             pair is not None,
             self.calibration.not_covered_probability(best_relevance),

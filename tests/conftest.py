@@ -84,9 +84,10 @@ def _a_unit_test_stays_a_unit_test(request: pytest.FixtureRequest, monkeypatch: 
 
         return fail
 
-    from assistant import embedding, onnx_encoder
+    from assistant import embedding, onnx_encoder, pair_verdict
 
     monkeypatch.setattr(onnx_encoder.OnnxSentenceEncoder, "__init__", refuse("loaded an ONNX model"))
+    monkeypatch.setattr(pair_verdict.PairVerdictModel, "__init__", refuse("loaded an ONNX model"))
     if hasattr(embedding, "_TorchEncoder"):
         monkeypatch.setattr(embedding._TorchEncoder, "__init__", refuse("loaded a sentence-transformers model"))
     monkeypatch.setattr(subprocess, "Popen", refuse("started a subprocess"))

@@ -346,7 +346,10 @@ def tmp_index(index_dir, tmp_path_factory) -> tuple[Path, Path]:
 
 def _add_clause(corpus: Path, school: str, heading: str, clause: str) -> None:
     policy = next((corpus / school).glob("*.txt"))
-    policy.write_text(policy.read_text(encoding="utf-8").rstrip() + f"\n\n#### {heading}\n\n- {clause}\n", encoding="utf-8")
+    # A section of its own, as a school adds a rule: a level-4 heading would nest it inside the
+    # last section of the file (Glais's staff code of conduct), where the pair model for verdicts
+    # reads a parents' "must not" as conditional.
+    policy.write_text(policy.read_text(encoding="utf-8").rstrip() + f"\n\n## {heading}\n\n- {clause}\n", encoding="utf-8")
 
 
 @pytest.mark.integration

@@ -32,7 +32,10 @@ CORPUS = ROOT / "corpus"
 SCHOOL = "glais"
 #: Not in Glais's policies (the similarity floor abstains on it).
 NOT_COVERED = "Can I bring my dog to sports day?"
-COVERED = "Can I post sports day videos?"
+# Answered "no" with confidence (a Glais widget example, tests/test_ui_examples.py). "Can I post
+# sports day videos?" was used until the pair model for verdicts made it unsure (2026-11-29;
+# the strict xfail in tests/test_walkthrough_fixes.py).
+COVERED = "Can my child use their school iPad at home to go online?"
 CONCERN = "A pupil keeps sending me private messages on Snapchat late at night, what should I do?"
 
 

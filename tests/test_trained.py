@@ -209,11 +209,12 @@ def test_an_answer_judges_its_verdict_from_the_same_features_training_used(bot):
     assert judgement.general_view
     clause = judgement.candidates[0].clause
     rules = rule_verdict(question, [], audience, clause.display_text)
-    verdicts, probabilities = bot.judge.verdicts_of(q, c, [rules], _general_pair(bot, question, [], audience, clause))
+    texts = ([pair_query(question, [], audience)], [pair_passage(clause)])  # the pair model's input (test_pair_verdict.py)
+    verdicts, probabilities = bot.judge.verdicts_of(q, c, [rules], _general_pair(bot, question, [], audience, clause), texts)
     assert verdicts == [judgement.verdict]
     assert probabilities[0] == pytest.approx(judgement.verdict_probability, abs=1e-4)
     # Without the general view the other classifier reads: another probability.
-    assert bot.judge.verdicts_of(q, c, [rules])[1][0] != pytest.approx(judgement.verdict_probability, abs=1e-4)
+    assert bot.judge.verdicts_of(q, c, [rules], None, texts)[1][0] != pytest.approx(judgement.verdict_probability, abs=1e-4)
 
 
 @pytest.mark.integration
@@ -418,6 +419,10 @@ def test_training_scores_the_stage_on_the_order_serving_gives_it(index_dir, bot,
     assert set(served[: judge.depth]) == set(prediction["ranked_ids"][: judge.depth])
     assert served[judge.depth :] == prediction["ranked_ids"][judge.depth : 12]
     assert prediction["ranked_ids"] != list(item.ranked_ids)  # the channel moved something
+    # The pair model read the gold clause (the last row) and the clause the served stage puts first.
+    top = int(np.argmax(fused_relevance(np.array(prediction["logits"][: judge.depth]), judge.prior_weight)))
+    assert {str(len(prediction["logits"])), str(top)} <= set(prediction["pair_probabilities"])
+    assert prediction["verdict_clauses"][top] == served[0]
 
 
 @pytest.mark.unit
@@ -517,6 +522,7 @@ def test_training_fits_the_near_miss_model_on_what_the_floor_lets_through():
     """`fit_calibration` learns P(not covered) from the reread clauses' best relevance, on the
     questions the similarity floor lets through, and its abstention counts what the model turns away."""
     from training.evaluate import NOT_COVERED_MIN_PROBABILITY, fit_calibration
+    from training.train import ClauseText
 
     rng = np.random.default_rng(7)
     items, predictions = [], {}
@@ -532,7 +538,9 @@ def test_training_fits_the_near_miss_model_on_what_the_floor_lets_through():
             "relevance": [best * 0.8, best, best * 0.5, best * 0.3, 0.99, 0.99],  # beyond the depth: not read
         }
         items.append(item)
-    calibration, metrics = fit_calibration(items, predictions, {}, (4, 0.0), 0.95)
+    # A "yes" answer's clause is read by the rules (`training.evaluate._yes_agreed`).
+    texts = {c: ClauseText("s", "Pupils may use it.", "Pupils may use it.") for i in items for c in i.ranked_ids}
+    calibration, metrics = fit_calibration(items, predictions, texts, (4, 0.0), 0.95)
     near_miss = calibration["not_covered"]
     assert near_miss["signal"] == "best_relevance" and near_miss["threshold"] == NOT_COVERED_MIN_PROBABILITY
     assert near_miss["weight"] < 0
@@ -597,16 +605,13 @@ def test_earlier_questions_on_topic_do_not_rescue_an_off_topic_one(bot):
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="known cost of the 'yes' threshold (issue 16 open; training.evaluate.YES_MIN_PROBABILITY, p >= 2/3 since "
-    "2026-11-28): the right clause is cited first, but its 'yes' has confidence 0.58 (0.63 before 2026-11-29's retraining), so the answer is unsure",
-)
 def test_a_question_the_policy_answers_plainly_is_answered_confidently_with_its_clause(bot):
     answer = bot.ask("Do pupils have to hand their mobile phones to the teacher when they arrive?", "st-michaels", "parent")
     assert answer.band == "answer" and answer.verdict in {"yes", "info"}
     assert "hand them to their teacher" in answer.citations[0].text
     assert bot.judge.calibration.answers(answer.confidence, answer.verdict)
+    # A strict xfail from 2026-11-28 (a "yes" below the 2/3 threshold, 0.58) until the pair model
+    # for verdicts came (2026-11-29): the mixed verdict's confidence clears the threshold.
 
 
 def _judged(bot, band: str) -> tuple[list[Candidate], Evidence]:

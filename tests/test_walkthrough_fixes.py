@@ -23,6 +23,9 @@ from assistant.web.settings import WebSettings
 
 SCHOOL = "glais"
 COVERED = "Can I post sports day videos?"
+# A question of the same section that is answered (conditional) since the pair model for
+# verdicts, which made COVERED unsure (`test_the_sports_day_videos_question_is_answered`).
+ANSWERED = "Can I video my child at sports day?"
 OTHER_TOPIC = "Can I share my password with a colleague?"
 NO_RULE = Modality(prohibition=True, condition="", permission=False, obligation=False)
 
@@ -62,7 +65,7 @@ def test_the_answer_is_one_plain_sentence_without_quote_marks_or_a_list_preamble
 
 @pytest.mark.integration
 def test_the_clause_is_quoted_once_in_an_answer(bot):
-    answer = bot.ask(COVERED, school=SCHOOL, audience="parent")
+    answer = bot.ask(ANSWERED, school=SCHOOL, audience="parent")
     assert answer.band == "answer" and answer.citations, answer
     assert "“" not in answer.text and "says:" not in answer.text, answer.text
     assert answer.text.count(".") >= 1 and "\n" not in answer.text
@@ -188,3 +191,14 @@ def test_an_unreachable_server_is_explained_by_the_embed_script(page, app_url):
         page.get_by_role("button", name="Ask about our policies").click()
         message = page.locator("[data-policy-assistant] .pa-message")
         expect(message).to_contain_text("The assistant is not reachable right now — please try again or contact the school office")
+
+
+@pytest.mark.integration
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 open: since the pair model for verdicts (2026-11-29) the mixed verdict leans to 'yes' (0.46; the"
+    " classifier read 'conditional', 0.47), below the 2/3 a 'yes' needs, so the answer is unsure",
+)
+def test_the_sports_day_videos_question_is_answered(bot):
+    answer = bot.ask(COVERED, school=SCHOOL, audience="parent")
+    assert answer.band == "answer" and answer.verdict != "yes", answer

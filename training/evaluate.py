@@ -80,6 +80,16 @@ MIN_COVERAGE = 0.75
 #: raised to three then: a wrong "yes" to a parent is far worse than "ask the office".
 YES_MIN_PROBABILITY = 2 / 3
 
+#: Whether a "yes" also needs every reader of the pair to allow it
+#: (`assistant.rerank.yes_agreed`: the verdict classifier's and the pair model's own most probable
+#: verdict "yes", the deontic rules' not "no"). With the pair model mixed in (2026-11-29) the
+#: answers saying "yes" at p ≥ 2/3 doubled out of fold, 35 -> 75, their precision stayed (0.74 ->
+#: 0.73), so the wrong "yes" doubled too, 9 -> 20 (truth "no" 4 -> 10). Of those 75, the ones
+#: where a reader disagreed were 6 right and 8 wrong; where the rules read "no" although both
+#: models read "yes", 0 right and 3 wrong. Requiring agreement: 61 "yes" answers, 49 right,
+#: 12 wrong (training/README.md). A product choice on the out-of-fold training questions.
+YES_NEEDS_AGREEMENT = True
+
 #: The near-miss model's P(not covered) at which a question the similarity floor let through is
 #: answered "not covered" (`assistant.rerank.Calibration.not_covered_probability`): the Bayes
 #: decision with equal costs, "more likely not covered than covered" (a product choice: telling
@@ -157,6 +167,7 @@ def fit_calibration(
     best = [_top(i, p, stage)[0] for i, p in scored]
     clause_right = np.array([bool(i.gold_ids) and i.ranked_ids[b] in i.gold_ids for (i, _), b in zip(scored, best, strict=True)])
     verdicts = [_verdict_at(p, b) for (_, p), b in zip(scored, best, strict=True)]
+    agreed = [_yes_agreed(i, p, b, texts) for (i, p), b in zip(scored, best, strict=True)]
     answer_right = clause_right & np.array([v == i.verdict for (i, _), v in zip(scored, verdicts, strict=True)])
     not_covered = np.array([not i.gold_ids for i, _ in scored])
     inside = np.array([not i.outside for i, _ in scored])
@@ -202,7 +213,9 @@ def fit_calibration(
         "yes_threshold": yes_threshold,
         "fitted_on": f"{int(inside.sum())} out-of-fold training questions the similarity floor lets through (folds grouped by school)",
         "answer_threshold_rule": rule,
-        "yes_threshold_rule": f"a 'yes' is shown from probability {YES_MIN_PROBABILITY:.4f} (a wrong 'yes' costed at three times an 'unsure')",
+        "yes_threshold_rule": f"a 'yes' is shown from probability {YES_MIN_PROBABILITY:.4f} (a wrong 'yes' costed at three times an 'unsure')"
+        + (", and only when the classifier, the pair model and the rules agree (yes_needs_agreement)" if YES_NEEDS_AGREEMENT else ""),
+        "yes_needs_agreement": YES_NEEDS_AGREEMENT,
         "not_covered": {
             "signal": NOT_COVERED_SIGNAL,
             "weight": round(float(near_miss.coef_[0][0]), 6),
@@ -215,7 +228,7 @@ def fit_calibration(
     fitted = Calibration.from_json(calibration)
     near = np.array([fitted.says_not_covered(float(r)) for r in best_relevance])
     abstained = ~inside | near
-    answered = ~abstained & np.array([fitted.answers(float(p), v) for p, v in zip(prob, verdicts, strict=True)])
+    answered = ~abstained & np.array([fitted.answers(float(p), v, a) for p, v, a in zip(prob, verdicts, agreed, strict=True)])
     tp = (abstained & not_covered).sum()
     precision = tp / abstained.sum() if abstained.sum() else 0.0
     recall = tp / not_covered.sum() if not_covered.sum() else 0.0
@@ -233,12 +246,49 @@ def _best_relevance(pred: dict, stage: tuple[int, float]) -> float:
     return float(max(pred["relevance"][: stage[0]]))
 
 
-def _band(calibration: Calibration, item: TrainingItem, signals: np.ndarray, verdict: str, band_source: str, best_relevance: float) -> str:
+def pair_rows(pred: dict) -> dict[int, np.ndarray]:
+    """A prediction's pair-model probabilities (shape ``(4,)`` each) by row of its
+    ``classifier_probabilities``: the rows the pair model read (`training.train.predict`); none
+    before the pair model."""
+    rows = pred.get("pair_probabilities", {})
+    if isinstance(rows, list):  # every row, as predictions of the first pair-model run stored them
+        return {k: np.asarray(v) for k, v in enumerate(rows)}
+    return {int(k): np.asarray(v) for k, v in rows.items()}
+
+
+def _yes_agreed(item: TrainingItem, pred: dict, position: int, texts) -> bool:
+    """`assistant.rerank.yes_agreed` of the clause at ``position``: the classifier's and the pair
+    model's own verdicts there (the mixed one for predictions without the distributions) and the rules'."""
+    from assistant.rerank import VERDICT_CLASSES, yes_agreed
+
+    if _verdict_at(pred, position) != "yes":
+        return True  # only a "yes" needs agreement; the rules cost a parse
+    if "classifier_probabilities" in pred:
+        classifier = VERDICT_CLASSES[int(np.argmax(pred["classifier_probabilities"][position]))]
+    else:
+        classifier = _verdict_at(pred, position)
+    rows = pred.get("pair_probabilities", {})
+    pair = (
+        rows[position] if isinstance(rows, list) and position < len(rows) else rows.get(str(position)) if isinstance(rows, dict) else None
+    )
+    rules = rule_verdict(item.question, list(item.history), item.audience, texts[item.ranked_ids[position]].display_text)
+    return yes_agreed(classifier, None if pair is None else VERDICT_CLASSES[int(np.argmax(pair))], rules)
+
+
+def _band(
+    calibration: Calibration,
+    item: TrainingItem,
+    signals: np.ndarray,
+    verdict: str,
+    band_source: str,
+    best_relevance: float,
+    agreed: bool = True,
+) -> str:
     """The band of an item whose answer would show ``verdict``, as `assistant.rerank.TrainedJudge.judge` decides it."""
     from assistant.rerank import decide_band
 
     probability = calibration.probability(calibration.score(signals))
-    return decide_band(calibration, probability, verdict, item.outside, band_source, best_relevance)
+    return decide_band(calibration, probability, verdict, item.outside, band_source, best_relevance, agreed)
 
 
 def _scores(rows: list[dict]) -> dict:
@@ -292,7 +342,10 @@ def oof_report(
         best, _ = _top(item, pred, stage)
         order = np.argsort(-_fused(pred, stage), kind="stable")
         reranked = [item.ranked_ids[i] for i in order] + list(item.ranked_ids[depth:])
-        band = _band(confidence, item, _signals(item, pred, stage), _verdict_at(pred, best), band_source, _best_relevance(pred, stage))
+        agreed = _yes_agreed(item, pred, best, texts)
+        band = _band(
+            confidence, item, _signals(item, pred, stage), _verdict_at(pred, best), band_source, _best_relevance(pred, stage), agreed
+        )
         answerable = bool(item.gold_ids)
         classifier_top = _verdict_at(pred, best) == item.verdict
         predicted = _verdict_at(pred, best) if band == "answer" else ("not_covered" if band == "not_covered" else "unsure")

