@@ -55,7 +55,7 @@ def pair_tokenizer(folder: Path, max_length: int):
     try:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         pad = json.loads((folder / "special_tokens_map.json").read_text(encoding="utf-8")).get("pad_token")
-    except (OSError, ValueError, Exception) as exc:  # tokenizers raises its own Exception type
+    except Exception as exc:  # OSError, ValueError, and tokenizers' own Exception type
         raise PairModelError(
             f"{folder}: tokenizer.json or special_tokens_map.json cannot be read ({exc}); rebuild with `make train`"
         ) from exc

@@ -503,7 +503,9 @@ class TrainedJudge:
         # probabilities against the classifier's, chosen out of fold; absent in older models.
         self.pair_weight = float(settings.get("pair_verdict_weight", 0.0))
         self.pair_model: PairVerdictModel | None = None
-        if (folder / "pair").is_dir() or self.pair_weight:
+        # Serving loads it only when the manifest mixes it in (~170 MB per process); training
+        # (``calibrated`` False) scores with whatever pair model the fold folder has.
+        if self.pair_weight or (not calibrated and (folder / "pair").is_dir()):
             try:
                 self.pair_model = PairVerdictModel(folder / "pair", threads)
             except PairModelError as exc:
@@ -571,13 +573,33 @@ class TrainedJudge:
         Raises:
             ValueError: as `classifier_probabilities`, or ``pair_texts`` has another number of pairs.
         """
-        probs = self.classifier_probabilities(query_vectors, clause_vectors, rule_verdicts, general)
-        if pair_texts is not None and self.pair_model is not None and self.pair_weight:
-            if len(pair_texts[0]) != len(probs):
-                raise ValueError(f"{len(pair_texts[0])} pair texts for {len(probs)} pairs")
-            probs = mix_verdict_probabilities(probs, self.pair_model.probabilities(*pair_texts), self.pair_weight)
+        probs = self.verdict_distributions(query_vectors, clause_vectors, rule_verdicts, general, pair_texts)[2]
         best = np.argmax(probs, axis=1)
         return [VERDICT_CLASSES[i] for i in best], probs[np.arange(len(best)), best]
+
+    def verdict_distributions(
+        self,
+        query_vectors: np.ndarray,
+        clause_vectors: np.ndarray,
+        rule_verdicts: list[str],
+        general: tuple[np.ndarray, np.ndarray] | None = None,
+        pair_texts: tuple[list[str], list[str]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The classifier's, the pair model's and the mixed probabilities of each row pair.
+
+        Each is ``(n, 4)`` over `VERDICT_CLASSES`; args as for `verdicts_of`. The pair model's is
+        None (and the mix the classifier's) without ``pair_texts`` or a pair model of non-zero weight.
+
+        Raises:
+            ValueError: as `classifier_probabilities`, or ``pair_texts`` has another number of pairs.
+        """
+        classifier = self.classifier_probabilities(query_vectors, clause_vectors, rule_verdicts, general)
+        if pair_texts is None or self.pair_model is None or not self.pair_weight:
+            return classifier, None, classifier
+        if len(pair_texts[0]) != len(classifier):
+            raise ValueError(f"{len(pair_texts[0])} pair texts for {len(classifier)} pairs")
+        pair = self.pair_model.probabilities(*pair_texts)
+        return classifier, pair, mix_verdict_probabilities(classifier, pair, self.pair_weight)
 
     def classifier_probabilities(
         self,
@@ -705,12 +727,9 @@ class TrainedJudge:
         rules = rule_verdict(question, history, audience, reranked[0].clause.display_text)
         view = general(reranked[0].clause) if general is not None and self.general_embeddings is not None else None
         pair = (view[0][None, :], view[1]) if view is not None else None
-        classifier = self.classifier_probabilities(query[None, :], top[None, :], [rules], pair)[0]
-        pair_probs = None
-        if self.pair_model is not None and self.pair_weight:
-            texts = [pair_query(question, history, audience)], [pair_passage(reranked[0].clause)]
-            pair_probs = self.pair_model.probabilities(*texts)[0]
-        mixed = mix_verdict_probabilities(classifier[None, :], None if pair_probs is None else pair_probs[None, :], self.pair_weight)[0]
+        texts = [pair_query(question, history, audience)], [pair_passage(reranked[0].clause)]
+        classifiers, pairs, mixes = self.verdict_distributions(query[None, :], top[None, :], [rules], pair, texts)
+        classifier, pair_probs, mixed = classifiers[0], None if pairs is None else pairs[0], mixes[0]
         verdict = VERDICT_CLASSES[int(np.argmax(mixed))]
         relevance = self.relevance_of(np.repeat(query[None, :], len(reread), axis=0), reread)
         signals = confidence_signals(share, float(mixed.max()), agrees, float(relevance[0]))

@@ -422,7 +422,7 @@ def test_training_scores_the_stage_on_the_order_serving_gives_it(index_dir, bot,
     # The pair model read the gold clause (the last row) and the clause the served stage puts first.
     top = int(np.argmax(fused_relevance(np.array(prediction["logits"][: judge.depth]), judge.prior_weight)))
     assert {str(len(prediction["logits"])), str(top)} <= set(prediction["pair_probabilities"])
-    assert prediction["verdict_clauses"][top] == served[0]
+    assert prediction["ranked_ids"][top] == served[0]
 
 
 @pytest.mark.unit

@@ -430,6 +430,7 @@ def predict(
     pair_texts = [pair_query(i.question, list(i.history), i.audience) for i in items]
     queries = judge.encoder.encode(pair_texts)
     out = []
+    read_clauses = []  # per item, the clause of each row of its distributions: the reread ones, then the gold one
     for item, q in zip(items, queries, strict=True):
         order = list(item.ranked_ids)
         if TRAINED_FUSION_WEIGHT:
@@ -451,9 +452,9 @@ def predict(
                 "logits": [round(float(x), 5) for x in c[: len(ranked)] @ q],
                 "relevance": [round(float(x), 5) for x in relevance],
                 "classifier_probabilities": np.round(classifier, 5).tolist(),
-                "verdict_clauses": ranked + gold,
             }
         )
+        read_clauses.append(ranked + gold)
     if judge.pair_model is not None:
         # The pair model reads only the rows a verdict is ever read at: the gold clause, and each
         # clause that some (depth, prior weight) of `choose_stage` would put first (1-3 of the 12;
@@ -463,9 +464,7 @@ def predict(
             logits = np.array(pred["logits"])
             rows = {int(np.argmax(fused_relevance(logits[:d], w))) for d in DEPTHS for w in PRIOR_WEIGHTS}
             keys += [(n, row) for row in sorted(rows | ({len(logits)} if item.gold_ids else set()))]
-        probs = judge.pair_model.probabilities(
-            [pair_texts[n] for n, _ in keys], [texts[out[n]["verdict_clauses"][row]].passage for n, row in keys]
-        )
+        probs = judge.pair_model.probabilities([pair_texts[n] for n, _ in keys], [texts[read_clauses[n][row]].passage for n, row in keys])
         for (n, row), p in zip(keys, probs, strict=True):
             out[n].setdefault("pair_probabilities", {})[str(row)] = np.round(p, 5).tolist()
     for pred, item in zip(out, items, strict=True):
